@@ -1,0 +1,23 @@
+"""smearnet's reverse-mode automatic differentiation engine on NumPy.
+
+Every op is a function here (``add``, ``conv2d``, ...) and many are also Tensor methods and
+operators. Tensors are float32; gradients flow backwards as vector-Jacobian products.
+"""
+
+from . import methods as _methods  # noqa: F401  (binds operators to Tensor)
+from .gradcheck import gradcheck
+from .math import (abs, add, clip, div, exp, log, matmul, maximum, mul, neg, non_differentiable,
+                   pow, relu, round, sigmoid, sign, sqrt, sub, tanh, unbroadcast)
+from .reduce import max, mean, sum
+from .shape import concatenate, flatten, getitem, pad, reshape, stack, transpose
+from .tensor import (NoGradientError, Tensor, default_dtype, is_grad_enabled, make, no_grad,
+                     precision, tensor, to_tensor)
+
+__all__ = [
+    "Tensor", "tensor", "to_tensor", "make", "no_grad", "is_grad_enabled", "precision",
+    "default_dtype", "NoGradientError", "gradcheck", "unbroadcast",
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "relu", "sigmoid",
+    "tanh", "maximum", "clip", "matmul", "round", "sign", "non_differentiable",
+    "sum", "mean", "max", "reshape", "flatten", "transpose", "getitem", "concatenate", "stack",
+    "pad",
+]
