@@ -1,0 +1,5 @@
+import sys
+
+from smearnet.cli import main
+
+sys.exit(main())
