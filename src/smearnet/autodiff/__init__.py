@@ -5,9 +5,14 @@ operators. Tensors are float32; gradients flow backwards as vector-Jacobian prod
 """
 
 from . import methods as _methods  # noqa: F401  (binds operators to Tensor)
+from .conv import conv2d, conv_output_size
+from .dropout import dropout
 from .gradcheck import gradcheck
+from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
 from .math import (abs, add, clip, div, exp, log, matmul, maximum, mul, neg, non_differentiable,
                    pow, relu, round, sigmoid, sign, sqrt, sub, tanh, unbroadcast)
+from .norm import batch_norm
+from .pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from .reduce import max, mean, sum
 from .shape import concatenate, flatten, getitem, pad, reshape, stack, transpose
 from .tensor import (NoGradientError, Tensor, default_dtype, is_grad_enabled, make, no_grad,
@@ -20,4 +25,6 @@ __all__ = [
     "tanh", "maximum", "clip", "matmul", "round", "sign", "non_differentiable",
     "sum", "mean", "max", "reshape", "flatten", "transpose", "getitem", "concatenate", "stack",
     "pad",
+    "conv2d", "conv_output_size", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "batch_norm",
+    "dropout", "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss",
 ]

@@ -1,0 +1,163 @@
+"""2-D convolution (NHWC input, HWIO kernel) as one GEMM over an im2col view, with its VJP.
+
+Forward: the padded input is viewed as sliding windows with ``np.lib.stride_tricks`` (no
+copy), gathered once into a ``(N*OH*OW, KH*KW*C)`` matrix and multiplied by the kernel
+reshaped to ``(KH*KW*C, F)``. Backward: the kernel gradient is one GEMM with the same matrix;
+the input gradient is one GEMM back to window space followed by ``KH*KW`` strided adds, one
+per kernel offset, so overlapping windows add up (no ``np.add.at`` scatter).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import Array, Tensor, make, to_tensor
+
+Padding = str | int | tuple[Any, Any]
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _pair(v: int | tuple[int, int], what: str) -> tuple[int, int]:
+    if isinstance(v, (int, np.integer)):
+        v = (int(v), int(v))
+    v = tuple(int(x) for x in v)
+    if len(v) != 2 or min(v) < 1:
+        raise ValueError(f"{what} must be a positive int or a pair of them, got {v!r}")
+    return v  # type: ignore[return-value]
+
+
+def _same_pad(n: int, k: int, s: int) -> tuple[int, int]:
+    """Keras/TF "same": output ceil(n/s); the odd extra row/column goes to the bottom/right."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def _dim_pad(padding: Any, n: int, k: int, s: int) -> tuple[int, int]:
+    """Padding of one spatial dim: "valid" | "same" | int | (before, after)."""
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p == "valid":
+            return 0, 0
+        if p == "same":
+            return _same_pad(n, k, s)
+        raise ValueError(f"padding must be 'valid', 'same', an int or pairs of ints, got {padding!r}")
+    if isinstance(padding, (int, np.integer)):
+        lo = hi = int(padding)
+    else:
+        lo, hi = (int(x) for x in padding)
+    if lo < 0 or hi < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return lo, hi
+
+
+def resolve_padding(padding: Padding, hw: tuple[int, int], k: tuple[int, int],
+                    s: tuple[int, int]) -> Pads:
+    """``((top, bottom), (left, right))`` for any accepted padding spelling.
+
+    Accepted: ``"valid"``, ``"same"``, ``p`` (all sides), ``(ph, pw)``, ``((top, bottom), (left, right))``.
+    """
+    if isinstance(padding, str) or isinstance(padding, (int, np.integer)):
+        per_dim: tuple[Any, Any] = (padding, padding)
+    else:
+        if len(padding) != 2:
+            raise ValueError(f"padding must be 'valid', 'same', an int or pairs of ints, got {padding!r}")
+        per_dim = tuple(padding)  # type: ignore[assignment]
+    return (_dim_pad(per_dim[0], hw[0], k[0], s[0]), _dim_pad(per_dim[1], hw[1], k[1], s[1]))
+
+
+def conv_output_size(n: int, k: int, stride: int, padding: Any) -> int:
+    """Output length of one spatial dim: ``(n + before + after - k) // stride + 1``.
+
+    ``padding`` is "valid", "same" (gives ``ceil(n / stride)``), an int or ``(before, after)``.
+    Example: ``conv_output_size(16, 7, 3, 2) == 5`` (``(16 + 4 - 7) // 3 + 1``).
+    """
+    lo, hi = _dim_pad(padding, n, k, stride)
+    size = (n + lo + hi - k) // stride + 1
+    if size < 1:
+        raise ValueError(f"kernel {k} is larger than the padded input {n + lo + hi}")
+    return size
+
+
+def pad_nhwc(x: Array, pads: Pads, value: float = 0.0) -> Array:
+    """Pad the two spatial axes of an NHWC array (returns ``x`` itself when no padding)."""
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    n, h, w, c = x.shape
+    out = np.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
+    out[:, t:t + h, l:l + w, :] = x
+    return out
+
+
+def windows(xp: Array, k: tuple[int, int], s: tuple[int, int], out_hw: tuple[int, int]) -> Array:
+    """Read-only view ``(N, OH, OW, KH, KW, C)`` of every window of a padded NHWC array."""
+    n, _, _, c = xp.shape
+    sn, sh, sw, sc = xp.strides
+    return np.lib.stride_tricks.as_strided(
+        xp, shape=(n, out_hw[0], out_hw[1], k[0], k[1], c),
+        strides=(sn, sh * s[0], sw * s[1], sh, sw, sc), writeable=False)
+
+
+def window_slice(i: int, j: int, s: tuple[int, int], out_hw: tuple[int, int]) -> tuple[slice, ...]:
+    """Index of the input pixels that kernel offset ``(i, j)`` touches, one per output pixel."""
+    return (slice(None), slice(i, i + s[0] * (out_hw[0] - 1) + 1, s[0]),
+            slice(j, j + s[1] * (out_hw[1] - 1) + 1, s[1]), slice(None))
+
+
+def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
+           padding: Padding = "valid") -> Tensor:
+    """2-D cross-correlation, as Keras ``Conv2D`` / ``tf.nn.conv2d``.
+
+    Shape:
+        x ``(N, H, W, C)``, w ``(KH, KW, C, F)``, b ``(F,)`` or None ->
+        ``(N, OH, OW, F)`` with ``OH = conv_output_size(H, KH, stride, padding)``.
+    Example: x (32, 133, 133, 3), w (3, 3, 3, 128), stride 2, "valid" -> (32, 66, 66, 128).
+    """
+    x, w = to_tensor(x), to_tensor(w)
+    b = None if b is None else to_tensor(b)
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"conv2d needs x (N,H,W,C) and w (KH,KW,C,F), got {x.shape} and {w.shape}")
+    n, h, wd, c = x.shape
+    kh, kw, kc, f = w.shape
+    if kc != c:
+        raise ValueError(f"conv2d: input has {c} channels but the kernel expects {kc}")
+    if b is not None and b.shape != (f,):
+        raise ValueError(f"conv2d: bias must have shape ({f},), got {b.shape}")
+    s = _pair(stride, "stride")
+    pads = resolve_padding(padding, (h, wd), (kh, kw), s)
+    oh = conv_output_size(h, kh, s[0], pads[0])
+    ow = conv_output_size(wd, kw, s[1], pads[1])
+
+    xp = pad_nhwc(x.data, pads)
+    cols = windows(xp, (kh, kw), s, (oh, ow)).reshape(n * oh * ow, kh * kw * c)  # one copy
+    w2 = w.data.reshape(kh * kw * c, f)
+    out = cols @ w2
+    if b is not None:
+        out += b.data
+    out = out.reshape(n, oh, ow, f)
+
+    xshape, xpshape = x.shape, xp.shape
+
+    def vjp(g: Array) -> tuple[Array | None, ...]:
+        g2 = g.reshape(n * oh * ow, f)
+        gx = gw = gb = None
+        if w.requires_grad:
+            gw = (cols.T @ g2).reshape(kh, kw, c, f)
+        if b is not None and b.requires_grad:
+            gb = g2.sum(axis=0)
+        if x.requires_grad:
+            gcols = (g2 @ w2.T).reshape(n, oh, ow, kh, kw, c)
+            gxp = np.zeros(xpshape, dtype=g.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    gxp[window_slice(i, j, s, (oh, ow))] += gcols[:, :, :, i, j, :]
+            (t, _), (l, _) = pads
+            gx = gxp if xpshape == xshape else np.ascontiguousarray(
+                gxp[:, t:t + xshape[1], l:l + xshape[2], :])
+        return (gx, gw) if b is None else (gx, gw, gb)
+
+    parents = (x, w) if b is None else (x, w, b)
+    return make(out, parents, vjp, "conv2d")
