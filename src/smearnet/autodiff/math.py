@@ -160,13 +160,14 @@ def matmul(a: Any, b: Any) -> Tensor:
 
     def vjp(g: Array) -> tuple[Array | None, Array | None]:
         ad, bd, gg = a.data, b.data, g
-        # Promote vectors to matrices so one rule covers every case.
-        if ad.ndim == 1:
-            ad = ad[None, :]
-            gg = gg[..., None, :]
+        # Promote vectors to matrices so one rule covers every case (b first: for
+        # vector @ vector the upstream gradient is 0-d and needs its last axis restored first).
         if bd.ndim == 1:
             bd = bd[:, None]
             gg = gg[..., None]
+        if ad.ndim == 1:
+            ad = ad[None, :]
+            gg = gg[..., None, :]
         ga = gb = None
         if a.requires_grad:
             ga = unbroadcast(gg @ np.swapaxes(bd, -1, -2), ad.shape).reshape(a.shape)
