@@ -1,0 +1,134 @@
+"""Classification metrics for the binary malaria task, computed with scikit-learn.
+
+Labels: 1 = Parasitized (the positive class), 0 = Uninfected, so *sensitivity* is the share of
+parasitized cells found and *specificity* the share of uninfected cells left alone.
+Scores are probabilities of Parasitized (or any score where larger means more parasitized);
+a cell is called Parasitized when ``score >= threshold``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+CLASS_NAMES = ("Uninfected", "Parasitized")  # index = label
+
+
+def _safe(x: float) -> float | None:
+    """A float for JSON: ``None`` where the metric is undefined (NaN)."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5,
+                           slides: np.ndarray | None = None,
+                           ranking: np.ndarray | None = None) -> dict[str, Any]:
+    """Every figure the report and ``smearnet evaluate`` show, as a JSON-able dict.
+
+    Args:
+        labels: (N,) 0/1 true labels (1 = Parasitized).
+        scores: (N,) probability (or score) of Parasitized; ``>= threshold`` means Parasitized.
+        threshold: the decision threshold on ``scores``.
+        slides: optional (N,) slide keys ("C<digits>"); adds ``per_slide`` accuracy.
+        ranking: optional (N,) scores for the ROC-AUC when ``scores`` lost ranking information
+            (the assignment's linear output clipped to [0, 1]); defaults to ``scores``.
+
+    Returns:
+        dict with ``n``, ``threshold``, ``accuracy``, ``balanced_accuracy``, ``sensitivity``
+        (recall of Parasitized), ``specificity`` (recall of Uninfected), ``precision``, ``f1``,
+        ``roc_auc`` (``None`` when only one class is present), ``confusion`` (``tn fp fn tp`` and
+        ``matrix`` = [[tn, fp], [fn, tp]], rows = true class Uninfected, Parasitized) and, with
+        ``slides``, ``per_slide`` (slide -> n, n_parasitized, accuracy).
+    """
+    y = np.asarray(labels).astype(np.int64).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"labels {y.shape} and scores {s.shape} differ in shape")
+    if len(y) == 0:
+        raise ValueError("no samples to evaluate")
+    pred = (s >= threshold).astype(np.int64)
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    tn, fp, fn, tp = (int(v) for v in cm.ravel())
+    both = len(np.unique(y)) == 2
+    out: dict[str, Any] = {
+        "n": int(len(y)),
+        "threshold": float(threshold),
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)) if both else None,
+        "sensitivity": _safe(skm.recall_score(y, pred, pos_label=1, zero_division=np.nan)),
+        "specificity": _safe(skm.recall_score(y, pred, pos_label=0, zero_division=np.nan)),
+        "precision": _safe(skm.precision_score(y, pred, pos_label=1, zero_division=np.nan)),
+        "f1": float(skm.f1_score(y, pred, pos_label=1, zero_division=0.0)),
+        "roc_auc": float(skm.roc_auc_score(y, s if ranking is None else np.ravel(ranking)))
+        if both else None,
+        "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp,
+                      "matrix": [[tn, fp], [fn, tp]], "labels": list(CLASS_NAMES)},
+    }
+    if slides is not None:
+        out["per_slide"] = per_slide_accuracy(y, pred, np.asarray(slides))
+    return out
+
+
+def per_slide_accuracy(labels: np.ndarray, predicted: np.ndarray,
+                       slides: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Accuracy per slide (patient): slide -> {"n", "n_parasitized", "accuracy"}.
+
+    Args:
+        labels, predicted: (N,) 0/1 arrays; slides: (N,) slide keys.
+    """
+    keys, inverse = np.unique(slides.astype(str), return_inverse=True)
+    n = np.bincount(inverse, minlength=len(keys))
+    correct = np.bincount(inverse, weights=(labels == predicted), minlength=len(keys))
+    pos = np.bincount(inverse, weights=(labels == 1), minlength=len(keys))
+    return {str(k): {"n": int(n[i]), "n_parasitized": int(pos[i]),
+                     "accuracy": float(correct[i] / n[i])}
+            for i, k in enumerate(keys)}
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates of the ROC curve, (K,) each (for plots)."""
+    fpr, tpr, _ = skm.roc_curve(np.asarray(labels).astype(np.int64), np.asarray(scores, np.float64))
+    return fpr, tpr
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold on ``scores`` that maximizes balanced accuracy (Youden's J) on these data.
+
+    Used on the validation slides only; ties go to the threshold closest to 0.5 so that a
+    flat stretch of the curve does not push the threshold to an extreme.
+    """
+    y = np.asarray(labels).astype(np.int64)
+    s = np.asarray(scores, np.float64)
+    if len(np.unique(y)) < 2:
+        return 0.5
+    fpr, tpr, thr = skm.roc_curve(y, s)
+    finite = np.isfinite(thr)
+    fpr, tpr, thr = fpr[finite], tpr[finite], thr[finite]
+    j = tpr - fpr
+    best = np.flatnonzero(j >= j.max() - 1e-12)
+    pick = best[np.argmin(np.abs(thr[best] - 0.5))]
+    return float(np.clip(thr[pick], 1e-6, 1 - 1e-6))
+
+
+def format_metrics(m: dict[str, Any]) -> str:
+    """A few human-readable lines for the terminal."""
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{100 * v:.2f}%"
+    c = m["confusion"]
+    auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}"
+    lines = [
+        f"cells {m['n']}, threshold {m['threshold']:.3f}",
+        f"accuracy {pct(m['accuracy'])}  balanced accuracy {pct(m['balanced_accuracy'])}  ROC-AUC {auc}",
+        f"sensitivity {pct(m['sensitivity'])} (parasitized found)  specificity {pct(m['specificity'])}"
+        f"  precision {pct(m['precision'])}  F1 {m['f1']:.4f}",
+        f"confusion: TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}",
+    ]
+    if "per_slide" in m:
+        accs = np.array([v["accuracy"] for v in m["per_slide"].values()])
+        worst = sorted(m["per_slide"].items(), key=lambda kv: kv[1]["accuracy"])[:3]
+        lines.append(f"per slide: {len(accs)} slides, median accuracy {pct(float(np.median(accs)))}, "
+                     "lowest " + ", ".join(f"{k} {pct(v['accuracy'])} (n={v['n']})" for k, v in worst))
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""A trained classifier as a tool: load it with its metadata, turn cells into probabilities.
+
+Everything needed to use a model travels in its ``.safetensors`` metadata (written by
+``smearnet train``): ``image_size``, ``threshold``, ``output`` ("logit" -> sigmoid, "linear" ->
+clipped to [0, 1], as the assignment's MSE model), ``preprocessing`` and ``class_names``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MODEL = "models/default.safetensors"
+CLASS_NAMES = ["Uninfected", "Parasitized"]
+
+
+class ModelFileError(ValueError):
+    """The file is missing or is not a smearnet classifier (message names the file)."""
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (``smearnet/models/default.safetensors``)."""
+    return Path(str(resources.files("smearnet") / DEFAULT_MODEL))
+
+
+def model_metadata(image_size: int, threshold: float, output: str, preset: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The metadata dict saved with a classifier (JSON-able)."""
+    meta = {
+        "task": "malaria-cell-classifier",
+        "image_size": int(image_size),
+        "threshold": float(threshold),
+        "output": output,
+        "preprocessing": f"RGB, resized to {image_size}x{image_size} (bilinear), scaled to [0, 1]",
+        "class_names": CLASS_NAMES,
+        "positive_class": "Parasitized",
+        "preset": preset,
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def load_classifier(path: str | Path | None = None) -> Any:
+    """Load a classifier saved by ``smearnet train``; ``None`` = the packaged default model.
+
+    Raises:
+        ModelFileError: the file is absent, unreadable, or lacks the classifier metadata.
+    """
+    import smearnet
+
+    shipped = path is None
+    path = Path(default_model_path() if shipped else path)
+    if not path.exists():
+        if shipped:
+            raise ModelFileError(f"no model shipped at {path}; train one with `smearnet train` and pass "
+                                 "--model RUN_DIR/model.safetensors")
+        raise ModelFileError(f"{path}: no such model file")
+    if path.is_dir():
+        if (path / "model.safetensors").is_file():
+            path = path / "model.safetensors"
+        else:
+            raise ModelFileError(f"{path} is a folder without model.safetensors")
+    try:
+        model = smearnet.load_model(path)
+    except Exception as exc:  # any failure to parse means "not a model"
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelFileError(f"{path} is not a smearnet model ({reason})") from None
+    meta = getattr(model, "metadata", None) or {}
+    if "image_size" not in meta:
+        raise ModelFileError(f"{path} is a network without classifier metadata (image_size, threshold); "
+                             "use a model written by `smearnet train`")
+    return model
+
+
+def info(model: Any) -> dict[str, Any]:
+    """The classifier metadata with defaults filled in."""
+    meta = dict(getattr(model, "metadata", None) or {})
+    meta.setdefault("threshold", 0.5)
+    meta.setdefault("output", "logit")
+    meta.setdefault("class_names", CLASS_NAMES)
+    return meta
+
+
+def to_probability(raw: np.ndarray, output: str) -> np.ndarray:
+    """Raw network outputs (N, 1) -> probability of Parasitized (N,) float64."""
+    raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)[:, 0]
+    if output == "logit":
+        return 0.5 * (1.0 + np.tanh(0.5 * raw))  # sigmoid without overflow warnings
+    if output == "linear":
+        return np.clip(raw, 0.0, 1.0)
+    if output == "probability":
+        return raw
+    raise ValueError(f"unknown model output kind {output!r}")
+
+
+def scale(images: np.ndarray) -> np.ndarray:
+    """uint8 NHWC -> float32 NHWC in [0, 1]."""
+    return np.asarray(images, dtype=np.float32) * np.float32(1.0 / 255.0)
+
+
+def predict_raw(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Raw network output (N,) float64 for uint8 images (N, S, S, 3) at the model's size.
+
+    Scales one batch at a time, so a memory-mapped cache is never loaded whole as float32.
+    """
+    n = len(images)
+    raw = np.empty(n, dtype=np.float64)
+    for start in range(0, n, batch_size):
+        batch = scale(images[start:start + batch_size])
+        raw[start:start + len(batch)] = np.asarray(model.predict(batch, batch_size=len(batch))).reshape(len(batch), -1)[:, 0]
+    return raw
+
+
+def predict_proba(model: Any, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Probability of Parasitized for uint8 images (N, S, S, 3) at the model's size -> (N,)."""
+    return to_probability(predict_raw(model, images, batch_size), info(model)["output"])

@@ -1,0 +1,171 @@
+"""The run folder: where one training run keeps everything, and how its files are written.
+
+Layout (``runs/<preset>-<timestamp>/`` by default)::
+
+    config.json         preset, resolved settings, data source, command, versions
+    split.json          which image (and slide) went to train / val / test
+    history.json        per-epoch loss and metrics, epoch times, best epoch
+    checkpoint/         state after the last finished epoch (for --resume), removed when done
+    model.safetensors   the final model (best weights) with threshold etc. in its metadata
+    metrics.json        test metrics, overfitting verdict, timing
+    curves.png confusion.png roc.png   plots
+    errors/             false positives / negatives with saliency maps (for the report)
+    report.html         everything above in one self-contained page
+
+Files are written atomically (temporary file, then rename), so an interruption never leaves a
+half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CONFIG = "config.json"
+SPLIT = "split.json"
+HISTORY = "history.json"
+METRICS = "metrics.json"
+MODEL = "model.safetensors"
+REPORT = "report.html"
+CHECKPOINT = "checkpoint"
+ERRORS = "errors"
+CURVES, CONFUSION, ROC = "curves.png", "confusion.png", "roc.png"
+
+
+def new_run_dir(preset: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
+    """``out`` if given, else ``root/<preset>-<YYYYmmdd-HHMMSS>`` (suffixed if it exists)."""
+    if out is not None:
+        return Path(out)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{preset}-{stamp}"
+    k = 1
+    while path.exists():
+        k += 1
+        path = Path(root) / f"{preset}-{stamp}-{k}"
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, float) and x != x:  # NaN is not JSON
+        return None
+    return x
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` (numpy values allowed; NaN -> null) as indented JSON, atomically."""
+    path = Path(path)
+    _atomic_write(path, (json.dumps(_jsonable(obj), indent=2) + "\n").encode())
+    return path
+
+
+def read_json(path: str | Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# -- nested state (dicts / lists of arrays and scalars) <-> one safetensors file ---------------
+def _pack(obj: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, np.ndarray):
+        key = f"t{len(arrays)}"
+        arrays[key] = np.ascontiguousarray(obj)
+        return {"__array__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[_pack(k, prefix, arrays), _pack(v, prefix, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_pack(v, prefix, arrays) for v in obj]}
+    if isinstance(obj, list):
+        return [_pack(v, prefix, arrays) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def _unpack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            return arrays[obj["__array__"]]
+        if "__tuple__" in obj:
+            return tuple(_unpack(v, arrays) for v in obj["__tuple__"])
+        return {_unpack(k, arrays): _unpack(v, arrays) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_unpack(v, arrays) for v in obj]
+    return obj
+
+
+def save_state(path: str | Path, state: Any) -> Path:
+    """Store a nested structure of dicts/lists/tuples, numpy arrays and scalars (safetensors)."""
+    from safetensors.numpy import save
+
+    arrays: dict[str, np.ndarray] = {}
+    skeleton = _pack(state, "", arrays)
+    data = save(arrays, metadata={"state": json.dumps(skeleton)})
+    path = Path(path)
+    _atomic_write(path, data)
+    return path
+
+
+def load_state(path: str | Path) -> Any:
+    """Inverse of :func:`save_state`."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    with safe_open(str(path), framework="numpy") as f:
+        skeleton = json.loads(f.metadata()["state"])
+    arrays = load_file(str(path))
+    return _unpack(skeleton, arrays)
+
+
+# -- provenance --------------------------------------------------------------------------------
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as the user typed it (``smearnet train ...``)."""
+    args = sys.argv[1:] if argv is None else argv
+    return "smearnet " + shlex.join(args)
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts recorded with every run."""
+    import matplotlib
+    import sklearn
+
+    import smearnet
+
+    try:
+        import safetensors
+        st = safetensors.__version__
+    except Exception:  # pragma: no cover
+        st = "?"
+    return {
+        "smearnet": smearnet.__version__, "python": platform.python_version(),
+        "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__, "safetensors": st,
+        "platform": platform.platform(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
