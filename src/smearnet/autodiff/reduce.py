@@ -51,7 +51,7 @@ def max(a: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
 
     def vjp(g: Array) -> tuple[Array]:
         mask = (a.data == m)
-        count = mask.sum(axis=axes, keepdims=True)
+        count = mask.sum(axis=axes, keepdims=True, dtype=g.dtype)  # int64 would promote to float64
         return (mask * (_expand(g, axes, keepdims) / count),)
 
     out = m if keepdims else np.squeeze(m, axis=axes)
