@@ -132,3 +132,24 @@ def format_metrics(m: dict[str, Any]) -> str:
         lines.append(f"per slide: {len(accs)} slides, median accuracy {pct(float(np.median(accs)))}, "
                      "lowest " + ", ".join(f"{k} {pct(v['accuracy'])} (n={v['n']})" for k, v in worst))
     return "\n".join(lines)
+
+
+def evaluate_source(model: Any, source: Any, batch_size: int = 256, progress: bool = True) -> dict[str, Any]:
+    """A classifier's metrics on every image of a labelled source (folder or zip).
+
+    The images are decoded and resized to the model's size through the data cache, so a second
+    evaluation of the same source starts at once.
+    """
+    from smearnet.data import load_dataset
+
+    from . import inference
+
+    meta = inference.info(model)
+    ds = load_dataset(source, int(meta["image_size"]), progress=progress)
+    raw = inference.predict_raw(model, ds.images, batch_size=batch_size)
+    prob = inference.to_probability(raw, meta["output"])
+    m = classification_metrics(ds.labels, prob, float(meta["threshold"]), slides=ds.slides, ranking=raw)
+    m["source"] = str(source)
+    m["model_preset"] = meta.get("preset")
+    m["skipped"] = len(getattr(ds, "skipped", []) or [])
+    return m

@@ -123,3 +123,42 @@ def save_grid(path: str | Path, images: list[np.ndarray], saliencies: list[np.nd
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     return Path(path)
+
+
+def explain_files(model: Any, files: list[Path], out_dir: str | Path, method: str = "smoothgrad",
+                  samples: int = 16) -> tuple[list[tuple[str, Path, float, str]], list[tuple[str, str]]]:
+    """Saliency PNGs for image files: returns ([(source, png, probability, label)], skipped).
+
+    Each PNG shows the cell (resized to the model's input) and the overlay, titled with the
+    probability of Parasitized and the label at the model's threshold.
+    """
+    from smearnet.data import load_images
+
+    from . import inference
+
+    meta = inference.info(model)
+    size, thr = int(meta["image_size"]), float(meta["threshold"])
+    names = list(meta.get("class_names", inference.CLASS_NAMES))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [str(f) for f in files]
+    images, kept, skipped = load_images(paths, size)
+    kept = [int(i) for i in np.asarray(kept)]
+    written: list[tuple[str, Path, float, str]] = []
+    if not kept:
+        return written, [(str(p), str(r)) for p, r in skipped]
+    probs = inference.predict_proba(model, images)
+    sal = saliency_maps(model, inference.scale(images), method=method, samples=samples)
+    used: set[str] = set()
+    for k, i in enumerate(kept):
+        stem = Path(paths[i]).stem
+        name, n = stem, 1
+        while name in used:  # same file name in two folders
+            n += 1
+            name = f"{stem}_{n}"
+        used.add(name)
+        label = names[int(probs[k] >= thr)]
+        png = save_explanation(out / f"{name}_saliency.png", images[k], sal[k],
+                               f"{Path(paths[i]).name}\nP(parasitized) = {probs[k]:.3f} -> {label}")
+        written.append((paths[i], png, float(probs[k]), label))
+    return written, [(str(p), str(r)) for p, r in skipped]

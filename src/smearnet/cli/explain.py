@@ -1,0 +1,41 @@
+"""``smearnet explain``: saliency maps showing where the network sees the parasite."""
+
+from __future__ import annotations
+
+import argparse
+
+from smearnet.cli import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain", help="saliency maps (gradient of the score w.r.t. the pixels) over each cell",
+        description="For each image, backpropagate the network's parasitized score to the input "
+                    "pixels and save a PNG with the cell and the saliency overlaid.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders")
+    p.add_argument("--model", default=None, help="model file (default: the model shipped with smearnet)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs")
+    p.add_argument("--method", choices=["smoothgrad", "gradxinput"], default="smoothgrad",
+                   help="SmoothGrad of gradient x input (default) or a single gradient x input")
+    p.add_argument("--samples", type=int, default=16, help="noisy copies per image for SmoothGrad")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from smearnet.cli.predict import load_model_or_exit
+    from smearnet.pipeline.predict import collect_images
+    from smearnet.pipeline.explain import explain_files
+
+    model = load_model_or_exit(args.model)
+    try:
+        files = collect_images(args.images)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    if not files:
+        raise UsageError(f"no image files found in {', '.join(args.images)}")
+    written, skipped = explain_files(model, files, args.out, method=args.method, samples=args.samples)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}")
+    for src, out, prob, label in written:
+        print(f"{src} -> {out}  (P(parasitized) {prob:.3f}, {label})")
+    return 0 if written else 1

@@ -1,0 +1,55 @@
+"""``smearnet predict``: classify loose cell images (files and folders) with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from smearnet.cli import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict", help="screen cell images: probability of Parasitized per image and a summary",
+        description="Classify cell images. Folders are searched recursively; non-image files are "
+                    "ignored and broken images reported, not fatal. Prints one line per image "
+                    "(path, probability of Parasitized, label at the model's threshold), then the "
+                    "summary, e.g. '412 cells, 23 parasitized (5.6%%)'.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    p.add_argument("--model", default=None,
+                   help="model file (default: the model shipped with smearnet)")
+    p.add_argument("--csv", metavar="OUT", default=None, help="also write the results to this CSV file")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
+    p.set_defaults(func=run)
+
+
+def load_model_or_exit(path: str | None):
+    """The classifier, or a UsageError naming the file."""
+    from smearnet.pipeline.inference import ModelFileError, load_classifier
+
+    try:
+        return load_classifier(path)
+    except ModelFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from smearnet.pipeline.predict import collect_images, predict_files, write_csv
+
+    model = load_model_or_exit(args.model)
+    try:
+        files = collect_images(args.paths)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    if not files:
+        raise UsageError(f"no image files found in {', '.join(args.paths)}")
+    pred = predict_files(model, files, progress=not args.quiet)
+    for path, reason in pred.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not args.quiet:
+        for path, q, y in zip(pred.paths, pred.probabilities, pred.labels):
+            print(f"{path}\t{q:.4f}\t{pred.class_names[int(y)]}")
+    if args.csv:
+        write_csv(args.csv, pred)
+    print(pred.summary())
+    return 0 if pred.paths else 1

@@ -1,0 +1,167 @@
+"""Presets: a model architecture plus everything about how to train it, under one name.
+
+- ``assignment``: the seed notebook's part 3 exactly (133 px, its layers, Adam, MSE,
+  accuracy at 0.5 on the linear output, 10 epochs, 5,000 images split 4,000 / 1,000 at random).
+- ``cellnet`` (the default): a small batch-normalized CNN for real use, trained on a
+  slide-grouped split with augmentation, AdamW and a one-cycle schedule, early stopping on the
+  validation loss and a decision threshold chosen on the validation slides.
+- ``tiny``: a seconds-long smoke test (tests and quick checks), not for real use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+DEFAULT_PRESET = "cellnet"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to build and train one model.
+
+    Attributes:
+        name, description: shown in ``smearnet train --help`` and the report.
+        image_size: square input side in pixels.
+        architecture: a key of :data:`ARCHITECTURES` (function of image size -> layer list).
+        width: channel multiplier handed to the architecture (1.0 = as described).
+        output: "logit" (sigmoid gives the probability) or "linear" (the assignment's MSE
+            regression output, clipped to [0, 1]).
+        loss: loss name for ``compile``.
+        optimizer: optimizer name; learning_rate, weight_decay its settings.
+        schedule: None, "onecycle" or "cosine" (per optimizer step).
+        epochs, batch_size: as in ``fit``.
+        split: "random" (``n_train``/``n_val``/``n_test`` images) or "patient"
+            (``fractions`` of the slides).
+        limit: use at most this many images (stratified), None = all.
+        augment: keyword arguments of ``smearnet.data.Augment`` or None.
+        early_stopping: patience in epochs on the validation loss (None = off).
+        threshold: "fixed" (0.5) or "validation" (chosen on the validation part).
+        label_smoothing: for the BCE loss.
+    """
+
+    name: str
+    description: str
+    image_size: int
+    architecture: str
+    output: str
+    loss: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    split: str
+    width: float = 1.0
+    weight_decay: float = 0.0
+    schedule: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    limit: int | None = None
+    augment: dict[str, Any] | None = None
+    early_stopping: int | None = None
+    threshold: str = "fixed"
+    label_smoothing: float = 0.0
+    dropout: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **kw: Any) -> "Preset":
+        """A copy with the given fields replaced (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fractions"] = list(self.fractions)
+        return d
+
+
+# -- architectures -----------------------------------------------------------------------------
+def assignment_layers(image_size: int, width: float = 1.0, dropout: float = 0.1) -> list[Any]:
+    """The seed notebook's model (part 3 b), verbatim."""
+    from smearnet import layers as L
+
+    def w(n: int) -> int:
+        return max(1, round(n * width))
+
+    out: list[Any] = [L.InputLayer(input_shape=(image_size, image_size, 3))]
+    for _ in range(2):
+        out += [L.Conv2D(w(128), (3, 3), strides=(2, 2), activation="relu"),
+                L.MaxPool2D((2, 2), strides=2)]
+    out += [L.Conv2D(w(64), (3, 3), strides=(2, 2), activation="relu"), L.Flatten()]
+    for _ in range(5):
+        out += [L.Dense(w(256), activation="relu"), L.Dropout(dropout)]
+    out += [L.Dense(w(64), activation="relu"), L.Dense(1)]
+    return out
+
+
+def cellnet_layers(image_size: int, width: float = 1.0, dropout: float = 0.2,
+                   filters: tuple[int, ...] = (16, 32, 64, 128)) -> list[Any]:
+    """Conv blocks (3x3 conv 'same', no bias -> BatchNorm -> ReLU -> 2x2 max-pool), global
+    average pooling, dropout, one logit. Works for any image size >= 2 ** len(filters)."""
+    from smearnet import layers as L
+
+    out: list[Any] = [L.InputLayer(input_shape=(image_size, image_size, 3))]
+    for f in filters:
+        out += [L.Conv2D(max(1, round(f * width)), (3, 3), padding="same", use_bias=False),
+                L.BatchNormalization(), L.ReLU(), L.MaxPool2D((2, 2))]
+    out += [L.GlobalAveragePooling2D()]
+    if dropout:
+        out.append(L.Dropout(dropout))
+    out.append(L.Dense(1))
+    return out
+
+
+def tiny_layers(image_size: int, width: float = 1.0, dropout: float = 0.0) -> list[Any]:
+    """Two small conv blocks; for tests."""
+    return cellnet_layers(image_size, width, dropout, filters=(8, 16))
+
+
+ARCHITECTURES: dict[str, Callable[..., list[Any]]] = {
+    "assignment": assignment_layers,
+    "cellnet": cellnet_layers,
+    "tiny": tiny_layers,
+}
+
+# -- the presets -------------------------------------------------------------------------------
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset(
+        name="assignment",
+        description="the seed assignment's part 3: 133 px, 3 strided convs + 6 dense layers, "
+                    "Adam, MSE, 10 epochs, 4,000/1,000 random split of 5,000 images",
+        image_size=133, architecture="assignment", output="linear", loss="mse",
+        optimizer="adam", learning_rate=1e-3, epochs=10, batch_size=32,
+        split="random", n_train=4000, n_val=0, n_test=1000, limit=5000,
+        threshold="fixed", dropout=0.1),
+    Preset(
+        name="cellnet",
+        description="small batch-normalized CNN (16-32-64-128, global average pooling), 64 px, "
+                    "slide-grouped split, flips/rot90/stain jitter, AdamW + one-cycle, "
+                    "early stopping, threshold chosen on the validation slides",
+        image_size=64, architecture="cellnet", output="logit", loss="bce_logits",
+        optimizer="adamw", learning_rate=3e-3, weight_decay=1e-4, schedule="onecycle",
+        epochs=12, batch_size=64, split="patient", fractions=(0.7, 0.15, 0.15),
+        augment={"flips": True, "rot90": True, "brightness": 0.1, "contrast": 0.1, "hue": 0.02},
+        early_stopping=4, threshold="validation", dropout=0.2),
+    Preset(
+        name="tiny",
+        description="two small conv blocks at 32 px, 2 epochs: a smoke test, not a model",
+        image_size=32, architecture="tiny", output="logit", loss="bce_logits",
+        optimizer="adam", learning_rate=3e-3, epochs=2, batch_size=32, split="patient",
+        fractions=(0.6, 0.2, 0.2), early_stopping=None, threshold="validation"),
+]}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; ValueError listing the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+
+
+def build_layers(preset: Preset, image_size: int | None = None) -> list[Any]:
+    """Fresh layers for ``preset`` at ``image_size`` (default: the preset's)."""
+    fn = ARCHITECTURES[preset.architecture]
+    return fn(image_size or preset.image_size, preset.width, preset.dropout)
