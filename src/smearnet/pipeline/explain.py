@@ -142,7 +142,7 @@ def explain_files(model: Any, files: list[Path], out_dir: str | Path, method: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [str(f) for f in files]
-    images, kept, skipped = load_images(paths, size)
+    images, kept, skipped = load_images(paths, size, warn=False)
     kept = [int(i) for i in np.asarray(kept)]
     written: list[tuple[str, Path, float, str]] = []
     if not kept:

@@ -91,7 +91,7 @@ def predict_files(model: Any, files: list[Path], batch_size: int = 512,
         bar = tqdm(total=len(files), unit="img", desc="predict", leave=False)
     for start in range(0, len(files), batch_size):
         chunk = [str(f) for f in files[start:start + batch_size]]
-        images, kept, skip = load_images(chunk, size)
+        images, kept, skip = load_images(chunk, size, warn=False)
         skipped.extend((str(p), str(r)) for p, r in skip)
         if len(kept):
             probs.append(inference.predict_proba(model, images))

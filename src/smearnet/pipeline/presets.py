@@ -165,3 +165,57 @@ def build_layers(preset: Preset, image_size: int | None = None) -> list[Any]:
     """Fresh layers for ``preset`` at ``image_size`` (default: the preset's)."""
     fn = ARCHITECTURES[preset.architecture]
     return fn(image_size or preset.image_size, preset.width, preset.dropout)
+
+
+def make_loss(preset: Preset) -> Any:
+    """The training loss object for ``compile``."""
+    from smearnet.nn import losses
+
+    if preset.loss == "mse":
+        return losses.MeanSquaredError()
+    if preset.loss == "bce_logits":
+        return losses.BinaryCrossentropy(from_logits=True, label_smoothing=preset.label_smoothing)
+    raise ValueError(f"unknown loss {preset.loss!r} in preset {preset.name!r}")
+
+
+def make_optimizer(preset: Preset, steps_per_epoch: int) -> Any:
+    """The optimizer, with the preset's learning-rate schedule over ``epochs * steps_per_epoch``."""
+    from smearnet.nn import optimizers, schedules
+
+    total = max(1, preset.epochs * steps_per_epoch)
+    lr: Any = preset.learning_rate
+    if preset.schedule == "onecycle":
+        lr = schedules.OneCycle(preset.learning_rate, total_steps=total, pct_start=0.25)
+    elif preset.schedule == "cosine":
+        lr = schedules.CosineDecay(preset.learning_rate, decay_steps=total, alpha=0.01)
+    elif preset.schedule is not None:
+        raise ValueError(f"unknown schedule {preset.schedule!r} in preset {preset.name!r}")
+    if preset.optimizer == "adam":
+        return optimizers.Adam(learning_rate=lr)
+    if preset.optimizer == "adamw":
+        return optimizers.AdamW(learning_rate=lr, weight_decay=preset.weight_decay)
+    if preset.optimizer == "sgd":
+        return optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"unknown optimizer {preset.optimizer!r} in preset {preset.name!r}")
+
+
+def build_model(preset: Preset, seed: int, steps_per_epoch: int) -> Any:
+    """A compiled ``smearnet.Sequential`` for ``preset`` (weights drawn from ``seed``)."""
+    import smearnet
+
+    model = smearnet.Sequential(build_layers(preset), seed=seed)
+    model.compile(optimizer=make_optimizer(preset, steps_per_epoch), loss=make_loss(preset),
+                  metrics=["accuracy"])
+    return model
+
+
+def heldout_loss(preset: Preset, raw: Any, labels: Any) -> float:
+    """The preset's loss (without label smoothing) from raw outputs (N,), in float64 NumPy."""
+    import numpy as np
+
+    z = np.asarray(raw, dtype=np.float64).ravel()
+    y = np.asarray(labels, dtype=np.float64).ravel()
+    if preset.loss == "mse":
+        return float(np.mean((z - y) ** 2))
+    # BCE from logits: softplus(z) - y z, written without overflow
+    return float(np.mean(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))))

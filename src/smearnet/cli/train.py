@@ -1,0 +1,64 @@
+"""``smearnet train``: train a classifier on the malaria images; everything lands in one run folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from smearnet.cli import UsageError
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from smearnet.pipeline.presets import DEFAULT_PRESET, PRESETS
+
+    presets = "; ".join(f"{n}: {p.description}" for n, p in PRESETS.items())
+    p = sub.add_parser(
+        "train", help="train a classifier; writes model, history, metrics, plots and report.html",
+        description="Train a malaria cell classifier. Writes one run folder (default "
+                    "runs/<preset>-<timestamp>) with model.safetensors, history.json, metrics.json, "
+                    "split.json, plots and report.html; checkpoints after every epoch so --resume "
+                    f"continues an interrupted run exactly. Presets: {presets}.")
+    p.add_argument("--data", metavar="PATH", default=None,
+                   help="cell_images.zip or a folder with Parasitized/ and Uninfected/ "
+                        "(default: the archive downloaded by `smearnet data download`)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help=f"model and training recipe (default: {DEFAULT_PRESET})")
+    p.add_argument("--epochs", type=_positive, default=None, help="number of epochs (maximum with early stopping)")
+    p.add_argument("--batch-size", type=_positive, default=None)
+    p.add_argument("--image-size", type=_positive, default=None, help="square input side in pixels")
+    p.add_argument("--split", choices=["patient", "random"], default=None,
+                   help="patient: train/val/test by slide (default except for the assignment); "
+                        "random: image-level, as the assignment")
+    p.add_argument("--limit", type=_positive, default=None,
+                   help="use at most N images (class proportions kept)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the split, weights, shuffling (default 0)")
+    p.add_argument("--out", metavar="DIR", default=None, help="run folder (default runs/<preset>-<timestamp>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (default: the newest run with a checkpoint) "
+                        "from its last finished epoch")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from smearnet.pipeline.run_dir import command_line
+    from smearnet.pipeline.train import RunError, TrainRequest, train
+
+    req = TrainRequest(data=args.data, preset=args.preset, epochs=args.epochs,
+                       batch_size=args.batch_size, image_size=args.image_size, split=args.split,
+                       limit=args.limit, seed=args.seed, out=args.out, resume=args.resume,
+                       progress=not args.quiet, command=command_line())
+    try:
+        train(req)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
