@@ -2,3 +2,9 @@
 thin-smear cell classifier built on both."""
 
 __version__ = "0.1.0"
+
+from .nn import (Sequential, callbacks, layers, load_checkpoint, load_model, losses,  # noqa: E402
+                 metrics, optimizers)
+
+__all__ = ["Sequential", "layers", "optimizers", "losses", "metrics", "callbacks", "load_model",
+           "load_checkpoint", "__version__"]

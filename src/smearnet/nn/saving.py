@@ -1,0 +1,243 @@
+"""Save and load models and training checkpoints as single ``.safetensors`` files.
+
+Layout of a file:
+
+* tensors ``"<layer>.<weight>"``: every weight, float32, including batch-norm moving
+  statistics; a checkpoint adds ``"_optimizer.<slot>.<i>"`` (slot array of trainable
+  parameter i, in ``model.trainable_weights`` order);
+* header metadata (strings): ``format`` (``"smearnet.model"`` or ``"smearnet.checkpoint"``),
+  ``format_version``, ``smearnet_version``, ``architecture`` (JSON of
+  ``Sequential.get_config()``), ``compile`` (JSON or ``null``), ``user_metadata`` (JSON),
+  for a checkpoint ``training`` (JSON: epoch, history, optimizer iterations), and ``checksum``:
+  SHA-256 over every other metadata entry and every tensor's name, dtype, shape and bytes.
+
+Loading never unpickles or imports anything named by the file: it parses JSON and only
+instantiates classes registered in :mod:`smearnet.nn.registry`. The checksum makes any
+corruption (a flipped byte anywhere, truncation) an error instead of silently wrong weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .callbacks import History
+from .layers.base import skip_initializers
+from .model import Sequential
+
+FORMAT_MODEL = "smearnet.model"
+FORMAT_CHECKPOINT = "smearnet.checkpoint"
+FORMAT_VERSION = "1"
+OPT_PREFIX = "_optimizer."
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded: missing pieces, corrupted, or another format."""
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON-serializable")
+
+
+def _dumps(obj: Any, what: str) -> str:
+    try:
+        return json.dumps(obj, default=_json_default, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} must be JSON-serializable: {e}") from None
+
+
+def _checksum(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> str:
+    h = hashlib.sha256()
+
+    def put(b: bytes) -> None:
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+
+    for k in sorted(tensors):
+        a = tensors[k]
+        put(k.encode())
+        put(a.dtype.str.encode())
+        put(json.dumps(list(a.shape)).encode())
+        put(np.ascontiguousarray(a).tobytes())
+    for k in sorted(meta):
+        if k != "checksum":
+            put(k.encode())
+            put(meta[k].encode())
+    return h.hexdigest()
+
+
+def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:
+    from safetensors.numpy import save_file
+
+    from .. import __version__
+
+    path = Path(path)
+    meta = {**meta, "format_version": FORMAT_VERSION, "smearnet_version": __version__}
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+    meta["checksum"] = _checksum(tensors, meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)  # atomic: a reader never sees a half-written file
+
+
+def _model_entries(model: Sequential, metadata: dict[str, Any] | None, fmt: str) -> tuple[dict, dict]:
+    if not model.built:
+        raise ValueError("cannot save a model that is not built yet (its weights do not exist)")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
+    meta = {"format": fmt,
+            "architecture": _dumps({"class_name": "Sequential", "config": model.get_config()}, "architecture"),
+            "compile": _dumps(model.compile_config(), "compile config"),
+            "user_metadata": _dumps(metadata if metadata is not None else model.metadata, "metadata")}
+    return dict(model.named_weights()), meta
+
+
+def save_model(model: Sequential, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+    """Write ``model`` to ``path`` (one safetensors file); ``metadata`` defaults to
+    ``model.metadata``."""
+    tensors, meta = _model_entries(model, metadata, FORMAT_MODEL)
+    _write(path, tensors, meta)
+
+
+def save_checkpoint(path: str | os.PathLike, model: Sequential, epoch: int,
+                    history: History | dict[str, list[float]] | None = None,
+                    metadata: dict[str, Any] | None = None) -> None:
+    """Write a model file plus what resuming needs: the optimizer's step count and slots,
+    ``epoch`` (epochs completed) and the history so far."""
+    tensors, meta = _model_entries(model, metadata, FORMAT_CHECKPOINT)
+    hist = history if isinstance(history, History) else History(history or {})
+    training: dict[str, Any] = {"epoch": int(epoch), "history": hist.history,
+                                "history_epochs": hist.epoch, "optimizer": None}
+    if model.optimizer is not None:
+        state = model.optimizer.get_state()
+        training["optimizer"] = {"iterations": state["iterations"], "slots": sorted(state["slots"]),
+                                 "n_params": len(model.optimizer.params)}
+        for slot, arrays in state["slots"].items():
+            for i, a in enumerate(arrays):
+                tensors[f"{OPT_PREFIX}{slot}.{i}"] = a
+    meta["training"] = _dumps(training, "training state")
+    _write(path, tensors, meta)
+
+
+def _read(path: str | os.PathLike) -> tuple[Path, dict[str, np.ndarray], dict[str, str]]:
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types (and OSError, ValueError)
+        raise ModelFileError(f"{path} is not a readable safetensors file (truncated, corrupted or another "
+                             f"format): {e}") from None
+    fmt = meta.get("format")
+    if fmt not in (FORMAT_MODEL, FORMAT_CHECKPOINT):
+        raise ModelFileError(f"{path} is a safetensors file but not a smearnet model "
+                             f"(format {fmt!r}, expected {FORMAT_MODEL!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path} has model format version {meta.get('format_version')!r}; this "
+                             f"smearnet reads version {FORMAT_VERSION}")
+    if meta.get("checksum") != _checksum(tensors, meta):
+        raise ModelFileError(f"{path} is corrupted: its checksum does not match its contents")
+    return path, tensors, meta
+
+
+def _loads(path: Path, meta: dict[str, str], key: str) -> Any:
+    try:
+        return json.loads(meta[key])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{path}: metadata entry {key!r} is missing or not JSON ({e})") from None
+
+
+def _build(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, str], compile: bool) -> Sequential:
+    arch = _loads(path, meta, "architecture")
+    try:
+        if not isinstance(arch, dict) or arch.get("class_name") != "Sequential":
+            raise ValueError(f"unsupported model class {arch.get('class_name') if isinstance(arch, dict) else arch!r}")
+        with skip_initializers():  # the weights come from the file: no random draws
+            model = Sequential.from_config(arch["config"])
+            model.build()
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: cannot rebuild the architecture: {e}") from None
+    names = model.named_weights()
+    stored = {k: v for k, v in tensors.items() if not k.startswith(OPT_PREFIX)}
+    if set(names) != set(stored):
+        missing, extra = sorted(set(names) - set(stored)), sorted(set(stored) - set(names))
+        raise ModelFileError(f"{path}: weights do not match the architecture (missing {missing}, unexpected {extra})")
+    for layer in model.layers:
+        for wname, target in layer.named_weights().items():
+            value = stored[f"{layer.name}.{wname}"]
+            if value.shape != target.shape or value.dtype != np.float32:
+                raise ModelFileError(f"{path}: weight {layer.name}.{wname} is {value.dtype}{list(value.shape)}, "
+                                     f"expected float32{list(target.shape)}")
+            layer.assign(wname, value)
+    model.metadata = _loads(path, meta, "user_metadata") or {}
+    config = _loads(path, meta, "compile")
+    if compile and config is not None:
+        try:
+            model.compile(optimizer=config["optimizer"], loss=config["loss"], metrics=config["metrics"])
+        except (ValueError, TypeError, KeyError) as e:
+            raise ModelFileError(f"{path}: cannot restore the compile settings: {e}") from None
+    return model
+
+
+def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+    """Rebuild a model saved by ``model.save`` (or a checkpoint) with bit-identical weights,
+    compiled as it was (``compile=False`` skips that) and with ``.metadata`` restored.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`ModelFileError` (a
+    ``ValueError``) naming the file for a truncated, corrupted or foreign file.
+    """
+    path, tensors, meta = _read(path)
+    return _build(path, tensors, meta, compile)
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns. Resume with
+    ``ck.model.fit(..., epochs=total, initial_epoch=ck.epoch)``."""
+
+    model: Sequential
+    epoch: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Load a checkpoint written by ``ModelCheckpoint`` / :func:`save_checkpoint`: the model
+    (compiled, optimizer state restored, ``model.history`` set so ``fit`` continues it), the
+    number of epochs completed, the history and the user metadata."""
+    path, tensors, meta = _read(path)
+    if meta["format"] != FORMAT_CHECKPOINT:
+        raise ModelFileError(f"{path} is a model file, not a training checkpoint (use load_model)")
+    model = _build(path, tensors, meta, compile=True)
+    training = _loads(path, meta, "training")
+    try:
+        epoch = int(training["epoch"])
+        history = History(training["history"], training["history_epochs"])
+        opt = training["optimizer"]
+        if opt is not None:
+            if model.optimizer is None:
+                raise ValueError("optimizer state without compile settings")
+            n = int(opt["n_params"])
+            slots = {s: [tensors[f"{OPT_PREFIX}{s}.{i}"] for i in range(n)] for s in opt["slots"]}
+            model.optimizer.set_state({"iterations": int(opt["iterations"]), "slots": slots})
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: invalid training state: {e}") from None
+    model.history = history
+    return Checkpoint(model=model, epoch=epoch, history=history.history, metadata=model.metadata)
