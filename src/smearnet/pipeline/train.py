@@ -30,6 +30,10 @@ TRAIN_EVAL_MAX = 5000     # training images re-scored in inference mode for the 
 ERRORS_PER_KIND = 8       # false positives / negatives shown with saliency in the report
 
 
+# Called with the 0-based epoch after each checkpoint is written (tests simulate a crash here).
+after_checkpoint_hook: Callable[[int], None] | None = None
+
+
 class RunError(ValueError):
     """A problem with the requested run (message: one line)."""
 
@@ -224,7 +228,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
 
     t_fit = time.perf_counter()
     if state.epochs_done < preset.epochs and not state.stopped_early:
-        callback = make_callback(state, run, t_start, after_checkpoint)
+        callback = make_callback(state, run, t_start, after_checkpoint or after_checkpoint_hook)
         model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
                   callbacks=[callback], verbose=1 if req.progress else 0,
                   initial_epoch=state.epochs_done, shuffle=False)
