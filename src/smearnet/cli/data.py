@@ -1,0 +1,185 @@
+"""`smearnet data ...`: look at, cache, split and download the malaria images.
+
+    smearnet data summary  --data PATH [--verify]        counts, slides, sizes, skipped files
+    smearnet data samples  --data PATH --out grid.png    a grid of labelled cells
+    smearnet data cache    --data PATH --image-size N    decode + resize once, in parallel
+    smearnet data split    --data PATH --out split.json  a patient-level (or random) manifest
+    smearnet data download [--url URL] [--dest DIR]      the official archive, checked
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show each warning as ``warning: <message>`` on stderr (no file/line noise)."""
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+        print(f"warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = show
+        yield
+
+
+def _source(args: argparse.Namespace) -> str:
+    from smearnet.data import default_source
+
+    return args.data if args.data else default_source()
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from smearnet.data import format_summary, index_source, load_dataset, summarize
+
+    with _one_line_warnings():
+        if args.verify:  # decode everything (via the cache) to catch corrupt image data too
+            index = load_dataset(_source(args), args.image_size, progress=True).index
+        else:
+            index = index_source(_source(args))
+    s = summarize(index)
+    print(json.dumps(s, indent=1) if args.json else format_summary(s))
+    return 0
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from smearnet.data import index_source, sample_grid
+
+    with _one_line_warnings():
+        index = index_source(_source(args))
+    out = sample_grid(index, args.out, n=args.n, cols=args.cols, seed=args.seed)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from smearnet.data import load_dataset
+
+    t = time.perf_counter()
+    with _one_line_warnings():
+        ds = load_dataset(_source(args), args.image_size, progress=True,
+                          interpolation=args.interpolation, workers=args.workers)
+    secs = time.perf_counter() - t
+    verb = "built" if ds.built else "reused"
+    rate = f", {len(ds) / secs:,.0f} images/s" if ds.built else ""
+    print(f"{verb} cache of {len(ds):,} images at {ds.image_size}x{ds.image_size} in "
+          f"{secs:.1f} s{rate} ({ds.images.nbytes / 2**20:,.0f} MiB): {ds.cache_dir}")
+    if ds.skipped:
+        print(f"skipped {len(ds.skipped)} unreadable image file(s); see `smearnet data summary`")
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from smearnet.data import (group_kfold, index_source, split_by_patient, split_random,
+                               stratified_limit)
+
+    with _one_line_warnings():
+        index = index_source(_source(args))
+    sub = (stratified_limit(index.labels, args.limit, args.seed) if args.limit
+           else np.arange(len(index)))
+    labels, slides = index.labels[sub], index.slides[sub]
+    try:
+        if args.split == "patient":
+            splits = [split_by_patient(slides, labels, tuple(args.fractions), args.seed)]
+        elif args.split == "kfold":
+            splits = group_kfold(slides, labels, args.k, args.seed)
+        else:
+            n = len(sub)
+            fr = args.fractions
+            splits = [split_random(labels, int(round(fr[0] * n)), int(round(fr[2] * n)),
+                                   int(round(fr[1] * n)), args.seed)]
+    except ValueError as exc:
+        from smearnet.cli import UsageError
+
+        raise UsageError(str(exc)) from None
+    for s in splits:
+        full = s.remap(sub)
+        out = args.out if len(splits) == 1 else _fold_name(args.out, s.info["fold"])
+        full.save(out, index.paths, index.slides, index.labels)
+        counts = ", ".join(
+            f"{name} {len(idx):,} ({int(np.sum(index.labels[idx] == 1)):,} parasitized, "
+            f"{len(set(index.slides[idx].tolist()))} slides)"
+            for name, idx in full.parts().items() if len(idx))
+        print(f"{out}: {full.kind} split, {counts}")
+    return 0
+
+
+def _fold_name(path: str, fold: int) -> str:
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}-fold{fold}.{ext}" if dot else f"{path}-fold{fold}"
+
+
+def _download(args: argparse.Namespace) -> int:
+    from smearnet.data import OFFICIAL_SHA256, OFFICIAL_SIZE, OFFICIAL_URL, download
+
+    url = args.url or OFFICIAL_URL
+    sha = args.sha256 or OFFICIAL_SHA256
+    size = args.size if args.size is not None else (None if args.sha256 else OFFICIAL_SIZE)
+    path = download(url, dest=args.dest, sha256=sha, size=size, progress=True)
+    print(f"{path} ({path.stat().st_size:,} bytes, SHA-256 checked)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="look at, cache, split or download the images",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = data.add_subparsers(dest="data_command", metavar="<command>", required=True)
+    src_help = ("cell_images.zip, its extracted folder, or any folder with Parasitized/ and "
+                "Uninfected/ subfolders (default: $SMEARNET_DATA, else the downloaded archive)")
+
+    p = sub.add_parser("summary", help="counts per class, slides, image sizes, skipped files")
+    p.add_argument("--data", metavar="PATH", help=src_help)
+    p.add_argument("--verify", action="store_true",
+                   help="decode every image (building the cache) to find corrupt ones too")
+    p.add_argument("--image-size", type=int, default=133, metavar="N",
+                   help="cache size used by --verify (default 133)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_summary)
+
+    p = sub.add_parser("samples", help="save a grid of labelled example cells as PNG")
+    p.add_argument("--data", metavar="PATH", help=src_help)
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--n", type=int, default=16, help="number of cells (half per class)")
+    p.add_argument("--cols", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_samples)
+
+    p = sub.add_parser("cache", help="decode and resize every image once into the cache")
+    p.add_argument("--data", metavar="PATH", help=src_help)
+    p.add_argument("--image-size", type=int, default=133, metavar="N")
+    p.add_argument("--interpolation", default="bilinear",
+                   choices=["bilinear", "nearest", "bicubic", "area", "lanczos"])
+    p.add_argument("--workers", type=int, default=None,
+                   help="decoding processes (default: all usable cores)")
+    p.set_defaults(func=_cache)
+
+    p = sub.add_parser("split", help="write a train/val/test split manifest")
+    p.add_argument("--data", metavar="PATH", help=src_help)
+    p.add_argument("--out", required=True, metavar="JSON")
+    p.add_argument("--split", choices=["patient", "kfold", "random"], default="patient",
+                   help="patient: grouped by slide (default); kfold: grouped k-fold; "
+                        "random: the assignment's image-level split (leaks patients)")
+    p.add_argument("--fractions", type=float, nargs=3, default=[0.7, 0.15, 0.15],
+                   metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--k", type=int, default=5, help="folds for --split kfold")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="use a class-stratified sample of N images (the assignment: 5000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_split)
+
+    p = sub.add_parser("download", help="fetch the official cell_images.zip, resumable, checked")
+    p.add_argument("--url", help="a mirror of the archive (default: the NLM address)")
+    p.add_argument("--dest", metavar="DIR", help="folder to save into (default $SMEARNET_HOME)")
+    p.add_argument("--sha256", help="expected SHA-256 if the mirror serves a different file")
+    p.add_argument("--size", type=int, help="expected size in bytes (with --sha256)")
+    p.set_defaults(func=_download)
