@@ -3,8 +3,10 @@
 Two sweeps: widths n at a fixed depth, and depths L at a fixed width. Each point times every
 method of :data:`smearnet.backprop.part2.METHODS` (each includes its own forward pass) on the
 same random float32 tanh chain, as the best of a few repeats, with BLAS limited to
-``threads`` threads (default 1, so the cost of the arithmetic shows rather than how the
-shared cores are scheduled). The slope of log(time) against log(n) (or log(L)) is fitted by
+``threads`` threads (default 1). With one thread the clock is this process's CPU time, not
+wall-clock time, so other jobs sharing the cores do not inflate the figures (they can still
+compete for caches and memory bandwidth); with more threads it is wall-clock time, since
+idle BLAS threads spin and would inflate CPU time. The slope of log(time) against log(n) (or log(L)) is fitted by
 least squares, beside the slope of the exact FLOP counts over the same points.
 """
 
@@ -58,6 +60,7 @@ class BenchResult:
     rows: list[dict] = field(default_factory=list)
     slopes: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     threads: str = "default"
+    clock: str = "wall"
     seconds: float = 0.0
 
 
@@ -79,25 +82,26 @@ def _blas_threads(threads: int | None) -> Iterator[str]:
         yield str(threads)
 
 
-def time_call(fn: Callable[[], object], min_time: float, repeats: int) -> float:
+def time_call(fn: Callable[[], object], min_time: float, repeats: int,
+              clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds per call: the best of ``repeats`` batches, each long enough (>= ``min_time``)
     for the clock to resolve it. One untimed call first warms caches and allocators."""
     fn()
     number, t = 1, 0.0
     while True:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        t = time.perf_counter() - start
+        t = clock() - start
         if t >= min_time or number >= 1 << 20:
             break
         number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
     best = t / number
     for _ in range(repeats - 1):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        best = min(best, (time.perf_counter() - start) / number)
+        best = min(best, (clock() - start) / number)
     return best
 
 
@@ -106,13 +110,15 @@ def fit_slope(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
-def measure_point(n: int, L: int, config: BenchConfig, sweep: str) -> dict:
+def measure_point(n: int, L: int, config: BenchConfig, sweep: str,
+                  clock: Callable[[], float] = time.perf_counter) -> dict:
     """Time every method on one random chain of ``L`` layers of width ``n``."""
     chain, x, y = random_chain([n] * (L + 1), "tanh", seed=config.seed, dtype=np.float32)
     row: dict = {"sweep": sweep, "n": n, "L": L}
     counts = flop_counts(n, L)
     for name, method in METHODS.items():
-        row[f"{name}_seconds"] = time_call(lambda: method(chain, x, y), config.min_time, config.repeats)
+        row[f"{name}_seconds"] = time_call(lambda: method(chain, x, y), config.min_time,
+                                              config.repeats, clock)
         row[f"{name}_flops"] = counts[name]
     row["forward_over_reverse"] = row["forward_seconds"] / row["reverse_seconds"]
     return row
@@ -123,12 +129,14 @@ def run_benchmark(config: BenchConfig = FULL,
     """Both sweeps and their fitted slopes; ``progress(row)`` is called after each point."""
     start = time.perf_counter()
     result = BenchResult(config=config)
+    clock = time.process_time if config.threads == 1 else time.perf_counter
+    result.clock = "CPU" if config.threads == 1 else "wall"
     with _blas_threads(config.threads) as threads:
         result.threads = threads
         points = [("width", n, config.width_sweep_depth) for n in config.widths]
         points += [("depth", config.depth_sweep_width, L) for L in config.depths]
         for sweep, n, L in points:
-            row = measure_point(n, L, config, sweep)
+            row = measure_point(n, L, config, sweep, clock)
             result.rows.append(row)
             if progress is not None:
                 progress(row)
@@ -164,7 +172,7 @@ def write_csv(result: BenchResult, path: Path) -> None:
 
 def plot(result: BenchResult, path: Path) -> None:
     """Two log-log panels: time vs width n (fixed L) and time vs depth L (fixed n), measured
-    points with the fitted power law dashed and ideal power laws dotted grey."""
+    points with the fitted power law dashed and the ideal power law (shifted up 2x) dotted."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter, ScalarFormatter
@@ -188,19 +196,21 @@ def plot(result: BenchResult, path: Path) -> None:
                 fit = xs >= cfg.width_fit_from if sweep == "width" else np.ones_like(xs, bool)
                 c = np.polyfit(np.log(xs[fit]), np.log(ys[fit]), 1)
                 ax.loglog(xs[fit], np.exp(np.polyval(c, np.log(xs[fit]))), "--", color=colors[m], lw=1)
-        # Guides: the ideal power laws through the largest point of forward and reverse.
+        # Guides: the ideal power laws over the fit range, through the largest point.
         ideal = {"width": (("forward", 3), ("reverse", 2)), "depth": (("forward", 2), ("reverse", 1))}
+        gx = xs[xs >= cfg.width_fit_from] if sweep == "width" else xs
         for m, p in ideal[sweep]:
-            y_end = pts[-1][f"{m}_seconds"]
-            ax.loglog(xs, y_end * (xs / xs[-1]) ** p, ":", color="grey", lw=1)
-            ax.annotate(f"{key}^{p}", (xs[0], y_end * (xs[0] / xs[-1]) ** p), fontsize=7,
-                        color="grey", ha="left", va="bottom")
+            y_end = pts[-1][f"{m}_seconds"] * 2
+            gy = y_end * (gx / gx[-1]) ** p
+            ax.loglog(gx, gy, ":", color="black", lw=1)
+            ax.annotate(f"ideal ${key}^{p}$", (gx[0], gy[0]), textcoords="offset points",
+                        xytext=(0, 6), fontsize=8, ha="left", va="bottom")
         ax.set_xticks(xs)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.tick_params(axis="x", labelsize=7)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("seconds per gradient")
+        ax.set_ylabel(f"{result.clock} seconds per gradient")
         ax.set_title(f"time vs {key} (log-log)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")

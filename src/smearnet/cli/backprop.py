@@ -133,7 +133,8 @@ def run_bench(out_dir: Path, quick: bool, threads: int | None) -> int:
     print("    forward = Jacobians multiplied as matrices from the first layer on (all dL/dW_i and dL/dx)")
     print("    fwd J(x) only = the product J_{N_L}(N_{L-1}) ... J_{N_1}(N_0), N_0 = x, alone (dL/dx only)")
     print("    reverse = vector-Jacobian products from the loss backwards (all dL/dW_i and dL/dx)")
-    print(f"    seconds per gradient, best of {config.repeats}; BLAS threads: "
+    clock = "CPU seconds of this process" if threads == 1 else "wall-clock seconds"
+    print(f"    {clock} per gradient, best of {config.repeats}; BLAS threads: "
           f"{threads if threads else 'library default'}")
     print()
     header = f"{'sweep':6s}{'n':>6s}{'L':>4s}" + "".join(f"{c:>15s}" for _, c in cols) + f"{'fwd/rev':>9s}"
