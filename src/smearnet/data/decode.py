@@ -37,21 +37,22 @@ _ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
 
 def _open(data: bytes | str | os.PathLike, name: str) -> Image.Image:
     """Open and fully load an image; errors become ImageError(name, reason)."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        if len(data) == 0:
-            raise ImageError(name, "empty file (0 bytes)")
-        fp: io.BytesIO | str | os.PathLike = io.BytesIO(data)
-    else:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
         try:
-            if os.path.getsize(data) == 0:
-                raise ImageError(name, "empty file (0 bytes)")
+            with open(data, "rb") as f:
+                data = f.read()
         except OSError as exc:
             raise ImageError(name, exc.strerror or str(exc)) from None
-        fp = data
+    if len(data) == 0:
+        raise ImageError(name, "empty file (0 bytes)")
+    if data[:8] == PNG_SIGNATURE and PNG_END not in data[-64:]:
+        # Pillow would accept a PNG cut inside its last chunks; a file that lost its end is
+        # not trusted (DATA.md: skip truncated images)
+        raise ImageError(name, "truncated (PNG ends before its IEND chunk)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(fp)
+            im = Image.open(io.BytesIO(data))
             im.load()
     except Image.UnidentifiedImageError:
         raise ImageError(name, "not an image Pillow can identify") from None
