@@ -162,17 +162,14 @@ class Tracker:
 
 
 # -- loops -----------------------------------------------------------------------------------
-def train_step(model: Any, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
-    """Forward in training mode, loss, backward; returns (loss, outputs). The caller steps
-    the optimizer only after checking the loss is finite."""
+def forward_loss(model: Any, xb: np.ndarray, yb: np.ndarray) -> tuple[ad.Tensor, np.ndarray]:
+    """Clear the gradients, forward in training mode and compute the loss; returns
+    (loss Tensor, outputs). The loop checks the loss is finite before ``backward``."""
     for p in model.trainable_weights:
         p.grad = None
     out = model(xb, training=True)  # builds the model on the first batch if needed
     model.ensure_optimizer_built()
-    loss = model.loss(yb, out)
-    if loss.requires_grad:
-        loss.backward()
-    return loss.item(), out.data
+    return model.loss(yb, out), out.data
 
 
 def fit_loop(model: Any, train: ArrayBatches | IterableBatches, epochs: int, initial_epoch: int,
@@ -203,9 +200,13 @@ def fit_loop(model: Any, train: ArrayBatches | IterableBatches, epochs: int, ini
             if yb is None:
                 raise ValueError("training batches must be (x_batch, y_batch) pairs")
             cb.on_train_batch_begin(batch)
-            loss, y_pred = train_step(model, xb, yb)
+            loss_t, y_pred = forward_loss(model, xb, yb)
+            loss = loss_t.item()
             if not math.isfinite(loss):
                 raise NonFiniteLossError(loss, epoch, batch, epochs, steps)
+            if loss_t.requires_grad:
+                loss_t.backward()
+            del loss_t  # drop the graph before the update
             lr = model.optimizer.current_learning_rate
             model.optimizer.step()
             tracker.update(loss, yb, y_pred)

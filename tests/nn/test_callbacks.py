@@ -1,0 +1,154 @@
+"""Callbacks and the training loop's guards: early stopping, checkpoints and bit-exact
+resume, learning-rate scheduling, history loggers, the NaN guard, progress output."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import build_small_cnn, make_blobs, make_images
+
+import smearnet
+from smearnet import callbacks, layers, losses, optimizers
+from smearnet.nn import NonFiniteLossError, load_checkpoint, schedules
+
+
+def _dense_model(seed: int = 0) -> smearnet.Sequential:
+    m = smearnet.Sequential([layers.Dense(8, activation="relu", input_shape=(2,)), layers.Dense(1)], seed=seed)
+    m.compile(optimizer="adam", loss=losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    return m
+
+
+class Script(callbacks.Callback):
+    """Overrides a log value with a scripted sequence and snapshots the weights per epoch."""
+
+    def __init__(self, key: str, values: list[float]) -> None:
+        super().__init__()
+        self.key, self.values, self.snapshots = key, values, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.values[epoch]
+        self.snapshots.append(self.model.get_weights())
+
+
+def test_early_stopping_restores_the_best_epoch() -> None:
+    x, y = make_blobs(64)
+    m = _dense_model()
+    script = Script("val_loss", [3.0, 1.0, 2.0, 4.0, 5.0, 6.0])
+    stop = callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    h = m.fit(x, y, epochs=6, validation_data=(x, y), callbacks=[script, stop], verbose=0)
+    assert len(h.history["loss"]) == 4 and stop.stopped_epoch == 3 and stop.best_epoch == 1
+    assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), script.snapshots[1]))
+    assert not all(np.array_equal(a, b) for a, b in zip(m.get_weights(), script.snapshots[3]))
+
+
+def test_early_stopping_max_mode_and_missing_monitor() -> None:
+    x, y = make_blobs(32)
+    m = _dense_model()
+    script = Script("val_accuracy", [0.5, 0.6, 0.6, 0.6])
+    stop = callbacks.EarlyStopping(monitor="val_accuracy", patience=1)
+    assert stop.mode == "max"
+    m.fit(x, y, epochs=4, validation_data=(x, y), callbacks=[script, stop], verbose=0)
+    assert stop.stopped_epoch == 2
+    with pytest.raises(ValueError, match="monitors 'val_loss'.*'accuracy'"):
+        m.fit(x, y, epochs=1, callbacks=[callbacks.EarlyStopping()], verbose=0)
+
+
+def test_checkpoint_resume_is_bit_exact(tmp_path) -> None:
+    x, y = make_images(20)
+    xv, yv = make_images(8, seed=1)
+
+    def model() -> smearnet.Sequential:
+        m = build_small_cnn(seed=4, dropout=0.3)  # dropout and batch norm: noise and state
+        m.compile(optimizer=optimizers.Adam(schedules.CosineDecay(0.01, decay_steps=20)),
+                  loss=losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy", "auc"])
+        return m
+
+    full = model()
+    ckpt = callbacks.ModelCheckpoint(tmp_path / "ck-{epoch}.safetensors", metadata={"run": "a"})
+    h_full = full.fit(x, y, epochs=4, batch_size=6, validation_data=(xv, yv), callbacks=[ckpt], verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"ck-{k}.safetensors" for k in range(1, 5)]
+
+    ck = load_checkpoint(tmp_path / "ck-2.safetensors")
+    assert ck.epoch == 2 and ck.metadata == {"run": "a"}
+    assert ck.history == {k: v[:2] for k, v in h_full.history.items()}
+    assert ck.model.optimizer.iterations == 2 * 4
+    h_resumed = ck.model.fit(x, y, epochs=4, batch_size=6, validation_data=(xv, yv), initial_epoch=ck.epoch,
+                             callbacks=[callbacks.ModelCheckpoint(tmp_path / "r-{epoch}.safetensors")], verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(full.get_weights(), ck.model.get_weights()))
+    assert h_resumed.history == h_full.history and h_resumed.epoch == [0, 1, 2, 3]
+    final = load_checkpoint(tmp_path / "r-4.safetensors")
+    assert final.history == h_full.history
+
+
+def test_checkpoint_save_best_only(tmp_path) -> None:
+    x, y = make_blobs(32)
+    m = _dense_model()
+    script = Script("val_loss", [3.0, 1.0, 2.0])
+    ck = callbacks.ModelCheckpoint(tmp_path / "best-{epoch}.safetensors", save_best_only=True)
+    m.fit(x, y, epochs=3, validation_data=(x, y), callbacks=[script, ck], verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-1.safetensors", "best-2.safetensors"]
+
+
+def test_learning_rate_scheduler_and_history() -> None:
+    x, y = make_blobs(32)
+    m = _dense_model()
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else 0.1)
+    h = m.fit(x, y, epochs=3, callbacks=[sched], verbose=0)
+    assert h.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.025])
+    m.compile(optimizer=optimizers.SGD(schedules.StepDecay(0.1, 2)), loss="mse")
+    with pytest.raises(ValueError, match="already a schedule"):
+        m.fit(x, y, epochs=1, callbacks=[sched], verbose=0)
+
+
+def test_csv_and_json_loggers(tmp_path) -> None:
+    x, y = make_blobs(32)
+    m = _dense_model()
+    m.fit(x, y, epochs=2, validation_data=(x, y), verbose=0,
+          callbacks=[callbacks.CSVLogger(tmp_path / "h.csv"), callbacks.JSONLogger(tmp_path / "h.json")])
+    rows = list(csv.DictReader(open(tmp_path / "h.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    doc = json.loads((tmp_path / "h.json").read_text())
+    assert doc["epoch"] == [1, 2]
+    assert float(rows[1]["val_loss"]) == doc["history"]["val_loss"][1] == m.history.history["val_loss"][1]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_loss_stops_with_epoch_and_batch(bad: float) -> None:
+    x, y = make_blobs(40)
+    if math.isnan(bad):
+        x[25, 0] = bad  # sample 25 is in batch 4 (0-based 3) with batch_size 8
+    else:
+        y[25] = bad  # an infinite target makes the MSE infinite
+
+    class Snap(callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.weights = self.model.get_weights()
+
+    m = smearnet.Sequential([layers.Dense(1, input_shape=(2,))], seed=0)
+    m.compile(optimizer="sgd", loss="mse")
+    snap = Snap()
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1/3, batch 4/5") as err:
+        m.fit(x, y, epochs=3, batch_size=8, shuffle=False, callbacks=[snap], verbose=0)
+    assert (err.value.epoch, err.value.batch) == (0, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), snap.weights))
+    assert all(np.isfinite(w).all() for w in m.get_weights())
+
+
+def test_progress_output(capsys) -> None:
+    x, y = make_blobs(40)
+    m = _dense_model()
+    m.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    m.evaluate(x, y)
+    m.predict(x)
+    assert capsys.readouterr().out == ""
+    m.fit(x, y, epochs=2, batch_size=16, verbose=1)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+    assert "3/3 [==============================]" in out and "/step - loss: " in out and " - accuracy: " in out
+    m.evaluate(x, y, verbose=2)
+    line = capsys.readouterr().out
+    assert line.startswith("2/2 - ") and "loss: " in line and "accuracy: " in line
