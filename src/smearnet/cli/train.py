@@ -49,14 +49,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def command_of(args: argparse.Namespace) -> str:
+    """The command line that reproduces ``args`` (flags the user gave, in a fixed order)."""
+    import shlex
+
+    parts = ["smearnet", "train"]
+    for flag in ("data", "preset", "epochs", "batch_size", "image_size", "split", "limit", "seed", "out"):
+        v = getattr(args, flag)
+        if v is not None:
+            parts += [f"--{flag.replace('_', '-')}", str(v)]
+    if args.resume:
+        parts.append("--resume")
+    return shlex.join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
-    from smearnet.pipeline.run_dir import command_line
     from smearnet.pipeline.train import RunError, TrainRequest, train
 
     req = TrainRequest(data=args.data, preset=args.preset, epochs=args.epochs,
                        batch_size=args.batch_size, image_size=args.image_size, split=args.split,
                        limit=args.limit, seed=args.seed, out=args.out, resume=args.resume,
-                       progress=not args.quiet, command=command_line())
+                       progress=not args.quiet, command=command_of(args))
     try:
         train(req)
     except RunError as exc:

@@ -99,7 +99,7 @@ def make_callback(state: TrainingState, run: Path, session_start: float,
                   after_checkpoint: Any = None) -> Any:
     """A ``smearnet.callbacks.Callback`` that records each epoch into ``state``, checkpoints,
     and stops training when early stopping says so."""
-    from smearnet.callbacks import Callback
+    from smearnet.nn.callbacks import Callback
 
     class RunCallback(Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:

@@ -29,7 +29,7 @@ def learning_curves(history: dict[str, list[float]], path: str | Path,
     Args:
         history: ``loss``, ``accuracy`` and optionally ``val_loss``, ``val_accuracy`` lists.
         val_name: legend label of the held-out curve.
-        best_epoch: 1-based epoch marked with a dotted line (the restored weights).
+        best_epoch: 1-based epoch whose weights the final model has (dotted line).
     """
     fig = Figure(figsize=(9, 3.4))
     for k, (key, title) in enumerate([("loss", "loss"), ("accuracy", "accuracy")]):
@@ -42,7 +42,7 @@ def learning_curves(history: dict[str, list[float]], path: str | Path,
         if va:
             ax.plot(np.arange(1, len(va) + 1), va, "s-", color=VAL_COLOR, label=val_name, ms=3)
         if best_epoch:
-            ax.axvline(best_epoch, color="gray", ls=":", lw=1, label=f"best epoch {best_epoch}")
+            ax.axvline(best_epoch, color="gray", ls=":", lw=1, label=f"kept weights (epoch {best_epoch})")
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3)

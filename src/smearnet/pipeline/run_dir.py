@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -144,12 +142,6 @@ def load_state(path: str | Path) -> Any:
 
 
 # -- provenance --------------------------------------------------------------------------------
-def command_line(argv: list[str] | None = None) -> str:
-    """The command as the user typed it (``smearnet train ...``)."""
-    args = sys.argv[1:] if argv is None else argv
-    return "smearnet " + shlex.join(args)
-
-
 def environment() -> dict[str, Any]:
     """Versions and machine facts recorded with every run."""
     import matplotlib
