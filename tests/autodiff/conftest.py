@@ -26,6 +26,12 @@ def engine_grads(fn: Callable[..., ad.Tensor], arrays: list[np.ndarray], upstrea
 
 
 @pytest.fixture
+def grads():
+    """:func:`engine_grads` for tests: ``grads(fn, arrays) -> (out, input grads, upstream)``."""
+    return engine_grads
+
+
+@pytest.fixture
 def torch():
     return pytest.importorskip("torch")
 

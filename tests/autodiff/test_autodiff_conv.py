@@ -181,3 +181,28 @@ def test_conv2d_rejects_bad_arguments(bad):
     b = np.zeros(bad["b"]) if "b" in bad else None
     with pytest.raises(ValueError):
         ad.conv2d(np.zeros(bad["x"]), np.zeros(bad["w"]), b, **kw)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("c", [3, 9])  # 3x3x3 = 27 folds the bias into the GEMM; 3x3x9 = 81 does not
+def test_fused_relu_equals_relu_of_conv(bias, c, grads, vs_torch, torch):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 7, 6, c)), rng.standard_normal((3, 3, c, 4))
+    b = rng.standard_normal(4) if bias else None
+    fused = lambda a, k, *bb: ad.conv2d(a, k, *bb, stride=2, activation="relu")  # noqa: E731
+    plain = lambda a, k, *bb: ad.relu(ad.conv2d(a, k, *bb, stride=2))  # noqa: E731
+    args = (x, w) if b is None else (x, w, b)
+    of, gf, _ = grads(fused, list(args))
+    op, gp, _ = grads(plain, list(args))
+    np.testing.assert_allclose(of, op, atol=1e-12)
+    for a_, b_ in zip(gf, gp):
+        np.testing.assert_allclose(a_, b_, atol=1e-12)
+    vs_torch(fused, lambda a, k, *bb: torch.relu(torch_conv(torch, a, k, bb[0] if bb else None, (2, 2),
+                                                            ((0, 0), (0, 0)))), *args)
+    if c == 3:
+        assert max(ad.gradcheck(fused, *args)) < TOL
+
+
+def test_conv2d_rejects_unknown_activation():
+    with pytest.raises(ValueError, match="activation"):
+        ad.conv2d(np.zeros((1, 3, 3, 1)), np.zeros((1, 1, 1, 1)), activation="gelu")

@@ -108,18 +108,23 @@ def window_slice(i: int, j: int, s: tuple[int, int], out_hw: tuple[int, int]) ->
 
 
 def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
-           padding: Padding = "valid") -> Tensor:
+           padding: Padding = "valid", activation: str | None = None) -> Tensor:
     """2-D cross-correlation, as Keras ``Conv2D`` / ``tf.nn.conv2d``.
 
     Shape:
         x ``(N, H, W, C)``, w ``(KH, KW, C, F)``, b ``(F,)`` or None ->
         ``(N, OH, OW, F)`` with ``OH = conv_output_size(H, KH, stride, padding)``.
     Example: x (32, 133, 133, 3), w (3, 3, 3, 128), stride 2, "valid" -> (32, 66, 66, 128).
+
+    ``activation="relu"`` fuses ``relu(conv2d(...))`` into one op (same values and gradients,
+    one fewer pass over the output and one fewer copy of it kept for backward).
     """
     x, w = to_tensor(x), to_tensor(w)
     b = None if b is None else to_tensor(b)
     if x.ndim != 4 or w.ndim != 4:
         raise ValueError(f"conv2d needs x (N,H,W,C) and w (KH,KW,C,F), got {x.shape} and {w.shape}")
+    if activation not in (None, "relu"):
+        raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
     n, h, wd, c = x.shape
     kh, kw, kc, f = w.shape
     if kc != c:
@@ -130,23 +135,38 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
     pads = resolve_padding(padding, (h, wd), (kh, kw), s)
     oh = conv_output_size(h, kh, s[0], pads[0])
     ow = conv_output_size(wd, kw, s[1], pads[1])
+    m, kk = n * oh * ow, kh * kw * c
 
     xp = pad_nhwc(x.data, pads)
-    cols = windows(xp, (kh, kw), s, (oh, ow)).reshape(n * oh * ow, kh * kw * c)  # one copy
-    w2 = w.data.reshape(kh * kw * c, f)
-    out = cols @ w2
-    if b is not None:
-        out += b.data
+    # A small reduction dim (the first layer's 3x3x3 = 27) leaves room for one more column of
+    # ones, which carries the bias through the GEMM (and its gradient back out of it): no
+    # separate pass over the large output in either direction.
+    fold = b is not None and kk < 64
+    cols = np.empty((m, kk + fold), dtype=x.dtype)
+    np.copyto(cols[:, :kk].reshape(n, oh, ow, kh, kw, c), windows(xp, (kh, kw), s, (oh, ow)))
+    w2 = w.data.reshape(kk, f)
+    if fold:
+        cols[:, kk] = 1
+        out = cols @ np.concatenate([w2, b.data[None, :]])
+    else:
+        out = cols @ w2
+        if b is not None:
+            out += b.data
+    if activation == "relu":
+        np.maximum(out, 0, out=out)
     out = out.reshape(n, oh, ow, f)
 
     xshape, xpshape = x.shape, xp.shape
 
     def vjp(g: Array) -> tuple[Array | None, ...]:
-        g2 = g.reshape(n * oh * ow, f)
+        g2 = g.reshape(m, f)
+        if activation == "relu":
+            g2 = g2 * (out.reshape(m, f) > 0)
         gx = gw = gb = None
-        if w.requires_grad:
-            gw = (cols.T @ g2).reshape(kh, kw, c, f)
-        if b is not None and b.requires_grad:
+        if w.requires_grad or (fold and b.requires_grad):
+            gwb = cols.T @ g2
+            gw, gb = gwb[:kk].reshape(kh, kw, c, f), (gwb[kk] if fold else None)
+        if b is not None and not fold and b.requires_grad:
             gb = g2.sum(axis=0)
         if x.requires_grad:
             gcols = (g2 @ w2.T).reshape(n, oh, ow, kh, kw, c)
@@ -160,4 +180,4 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
         return (gx, gw) if b is None else (gx, gw, gb)
 
     parents = (x, w) if b is None else (x, w, b)
-    return make(out, parents, vjp, "conv2d")
+    return make(out, parents, vjp, "conv2d" if activation is None else "conv2d_relu")

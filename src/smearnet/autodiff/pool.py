@@ -52,14 +52,25 @@ def max_pool2d(x: Any, pool_size: int | tuple[int, int] = 2, strides: Any = None
         out = v.copy() if out is None else np.maximum(out, v, out=out)
 
     def vjp(g: Array) -> tuple[Array]:
-        gxp = np.zeros(xp.shape, dtype=g.dtype)
+        tiled = k == s  # windows tile the input: each pixel is in at most one window
+        if tiled:  # assign instead of add; only the rows/columns no window reaches need zeros
+            gxp = np.empty(xp.shape, dtype=g.dtype)
+            gxp[:, out_hw[0] * s[0]:] = 0
+            gxp[:, :, out_hw[1] * s[1]:] = 0
+        else:
+            gxp = np.zeros(xp.shape, dtype=g.dtype)
         free = np.ones(out.shape, dtype=bool)  # windows whose max has not been routed yet
-        for i, j in offsets:
+        hit = np.empty(out.shape, dtype=bool)
+        for n, (i, j) in enumerate(offsets):
             idx = window_slice(i, j, s, out_hw)
-            hit = xp[idx] == out
+            np.equal(xp[idx], out, out=hit)
             hit &= free
-            free &= ~hit
-            gxp[idx] += np.where(hit, g, 0)
+            if n + 1 < len(offsets):
+                free ^= hit  # hit is a subset of free
+            if tiled:
+                np.multiply(g, hit, out=gxp[idx])
+            else:
+                gxp[idx] += g * hit
         return (_crop(gxp, pads, x.shape),)
 
     return make(out, (x,), vjp, "max_pool2d")

@@ -1,0 +1,543 @@
+"""smearnet's engine against PyTorch CPU, side by side in one process.
+
+Times, for the assignment's model (133x133x3, batch 32) and the default preset's model
+(cellnet, 64x64x3, batch 64):
+  * conv2d forward+backward alone at each conv layer's shape,
+  * a whole training step (forward, loss, backward, Adam update),
+  * inference (forward without a graph / under torch.no_grad, dropout off).
+Both frameworks get the same architecture, the same initial weights, the same batch and the same
+number of threads; after a warm-up they run alternately, and the median time of each is kept.
+Also reported: peak memory of a training step (each framework in a fresh child process),
+GFLOP/s achieved, and that as a fraction of this machine's float32 matrix-multiply
+throughput measured in the same run.
+
+The smearnet step is written directly with ``smearnet.autodiff`` ops and a small inline Adam,
+so it measures the engine, not the layer library.
+
+    python benchmarks/bench_engine.py                 # everything, table + benchmarks/results/engine.json
+    python benchmarks/bench_engine.py --model assignment --rounds 10
+    python benchmarks/bench_engine.py --profile       # per-op forward/backward time (smearnet)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import smearnet.autodiff as ad
+
+# -- model specifications ---------------------------------------------------------------------
+# ("conv", filters, kernel, stride, padding, use_bias, relu) | ("bn",) | ("relu",) | ("maxpool", k)
+# | ("gap",) | ("flatten",) | ("dense", units, relu) | ("dropout", rate)
+MODELS: dict[str, dict[str, Any]] = {
+    "assignment": dict(
+        input=(133, 133, 3), batch=32, loss="mse",
+        layers=[("conv", 128, 3, 2, "valid", True, True), ("maxpool", 2),
+                ("conv", 128, 3, 2, "valid", True, True), ("maxpool", 2),
+                ("conv", 64, 3, 2, "valid", True, True), ("flatten",)]
+        + [("dense", 256, True), ("dropout", 0.1)] * 5
+        + [("dense", 64, True), ("dense", 1, False)]),
+    "cellnet": dict(  # the default preset: conv(same, no bias) -> BN -> ReLU -> pool, x4; GAP
+        input=(64, 64, 3), batch=64, loss="bce_logits",
+        layers=[layer for f in (16, 32, 64, 128)
+                for layer in (("conv", f, 3, 1, "same", False, False), ("bn",), ("relu",), ("maxpool", 2))]
+        + [("gap",), ("dropout", 0.2), ("dense", 1, False)]),
+}
+
+
+def init_weights(spec: dict[str, Any], seed: int = 0) -> list[np.ndarray]:
+    """He-normal weights (HWIO kernels, (in, out) dense), zero biases, BN gamma 1 / beta 0."""
+    rng = np.random.default_rng(seed)
+    h, w, c = spec["input"]
+    params: list[np.ndarray] = []
+    for layer in spec["layers"]:
+        kind = layer[0]
+        if kind == "conv":
+            _, f, k, s, pad, bias, _ = layer
+            params.append((rng.standard_normal((k, k, c, f)) * np.sqrt(2 / (k * k * c))).astype(np.float32))
+            if bias:
+                params.append(np.zeros(f, np.float32))
+            h, w, c = ad.conv_output_size(h, k, s, pad), ad.conv_output_size(w, k, s, pad), f
+        elif kind == "bn":
+            params += [np.ones(c, np.float32), np.zeros(c, np.float32)]
+        elif kind == "maxpool":
+            h, w = h // layer[1], w // layer[1]
+        elif kind == "gap":
+            h = w = 1
+        elif kind == "flatten":
+            h, w, c = 1, 1, h * w * c
+        elif kind == "dense":
+            params.append((rng.standard_normal((c, layer[1])) * np.sqrt(2 / c)).astype(np.float32))
+            params.append(np.zeros(layer[1], np.float32))
+            c = layer[1]
+    return params
+
+
+def count_flops(spec: dict[str, Any]) -> tuple[float, float]:
+    """Multiply-add FLOPs (2 per MAC) of the convs and dense layers: (inference, training step).
+
+    Training = forward + weight gradient + input gradient (skipped for the first layer).
+    """
+    h, w, c = spec["input"]
+    n = spec["batch"]
+    fwd = train = 0.0
+    first = True
+    for layer in spec["layers"]:
+        kind = layer[0]
+        if kind == "conv":
+            _, f, k, s, pad, _, _ = layer
+            h, w = ad.conv_output_size(h, k, s, pad), ad.conv_output_size(w, k, s, pad)
+            flops = 2.0 * n * h * w * k * k * c * f
+            c = f
+        elif kind == "dense":
+            flops = 2.0 * n * c * layer[1]
+            c = layer[1]
+        else:
+            if kind == "maxpool":
+                h, w = h // layer[1], w // layer[1]
+            elif kind == "gap":
+                h = w = 1
+            elif kind == "flatten":
+                h, w, c = 1, 1, h * w * c
+            continue
+        fwd += flops
+        train += flops * (2 if first else 3)
+        first = False
+    return fwd, train
+
+
+# -- smearnet ---------------------------------------------------------------------------------
+class SmearnetModel:
+    """The spec as plain autodiff calls, with an inline Adam (Keras defaults, eps 1e-7)."""
+
+    def __init__(self, spec: dict[str, Any], weights: list[np.ndarray], lr: float = 1e-3) -> None:
+        self.spec = spec
+        self.params = [ad.Tensor(w.copy(), requires_grad=True) for w in weights]
+        self.running = [(np.zeros(w.shape, np.float32), np.ones(w.shape, np.float32))
+                        for w, layer in zip(weights, self._param_owner()) if layer == "bn_gamma"]
+        self.m = [np.zeros_like(w) for w in weights]
+        self.v = [np.zeros_like(w) for w in weights]
+        self.t = 0
+        self.lr = lr
+        self.rng = np.random.default_rng(0)
+        self.ops = ad  # replaced by a timing namespace when profiling
+
+    def _param_owner(self) -> list[str]:
+        out = []
+        for layer in self.spec["layers"]:
+            if layer[0] == "conv":
+                out += ["conv"] + (["conv_b"] if layer[5] else [])
+            elif layer[0] == "bn":
+                out += ["bn_gamma", "bn_beta"]
+            elif layer[0] == "dense":
+                out += ["dense", "dense_b"]
+        return out
+
+    def forward(self, x: np.ndarray, training: bool) -> ad.Tensor:
+        ops = self.ops
+        p = iter(self.params)
+        bn = iter(self.running)
+        h: Any = ad.Tensor(x)
+        for layer in self.spec["layers"]:
+            kind = layer[0]
+            if kind == "conv":
+                _, f, k, s, pad, bias, relu = layer
+                h = ops.conv2d(h, next(p), next(p) if bias else None, stride=s, padding=pad,
+                               activation="relu" if relu else None)
+            elif kind == "bn":
+                rm, rv = next(bn)
+                h = ops.batch_norm(h, next(p), next(p), rm, rv, training)
+            elif kind == "relu":
+                h = ops.relu(h)
+            elif kind == "maxpool":
+                h = ops.max_pool2d(h, layer[1])
+            elif kind == "gap":
+                h = ops.global_avg_pool2d(h)
+            elif kind == "flatten":
+                h = ops.flatten(h)
+            elif kind == "dense":
+                h = ops.add(ops.matmul(h, next(p)), next(p))
+                if layer[2]:
+                    h = ops.relu(h)
+            elif kind == "dropout":
+                h = ops.dropout(h, layer[1], training, self.rng)
+        return h
+
+    def loss(self, out: ad.Tensor, y: np.ndarray) -> ad.Tensor:
+        if self.spec["loss"] == "mse":
+            return self.ops.mse_loss(out, y.reshape(out.shape))
+        return self.ops.binary_cross_entropy_with_logits(out, y.reshape(out.shape))
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        for q in self.params:
+            q.grad = None
+        loss = self.loss(self.forward(x, training=True), y)
+        loss.backward()
+        self.adam()
+        return loss.item()
+
+    def adam(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7) -> None:
+        self.t += 1
+        step = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        for q, m, v in zip(self.params, self.m, self.v):
+            g = q.grad
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            g *= g
+            v += (1 - b2) * g
+            denom = np.sqrt(v)
+            denom += eps * np.sqrt(1 - b2 ** self.t)  # eps on the bias-corrected v, as torch/Keras
+            q.data -= np.float32(step) * m / denom
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        with ad.no_grad():
+            return self.forward(x, training=False).data
+
+
+# -- torch ------------------------------------------------------------------------------------
+def torch_model(spec: dict[str, Any], weights: list[np.ndarray]):
+    """The same network in torch (NCHW inside, flattened in NHWC order), same weights."""
+    import torch
+    import torch.nn as nn
+
+    class NHWCFlatten(nn.Module):
+        def forward(self, x):
+            return torch.flatten(x.permute(0, 2, 3, 1), 1)
+
+    mods: list[Any] = []
+    w = iter(weights)
+    c = spec["input"][2]
+    for layer in spec["layers"]:
+        kind = layer[0]
+        if kind == "conv":
+            _, f, k, s, pad, bias, relu = layer
+            if pad == "same" and s != 1:
+                raise ValueError("torch's padding='same' needs stride 1")
+            conv = nn.Conv2d(c, f, k, stride=s, padding=0 if pad == "valid" else pad, bias=bias)
+            conv.weight.data = torch.from_numpy(next(w).transpose(3, 2, 0, 1).copy())
+            if bias:
+                conv.bias.data = torch.from_numpy(next(w).copy())
+            mods.append(conv)
+            if relu:
+                mods.append(nn.ReLU())
+            c = f
+        elif kind == "bn":
+            bn = nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+            bn.weight.data = torch.from_numpy(next(w).copy())
+            bn.bias.data = torch.from_numpy(next(w).copy())
+            mods.append(bn)
+        elif kind == "relu":
+            mods.append(nn.ReLU())
+        elif kind == "maxpool":
+            mods.append(nn.MaxPool2d(layer[1]))
+        elif kind == "gap":
+            mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        elif kind == "flatten":
+            mods.append(NHWCFlatten())
+        elif kind == "dense":
+            kernel = next(w)
+            lin = nn.Linear(kernel.shape[0], kernel.shape[1])
+            lin.weight.data = torch.from_numpy(kernel.T.copy())
+            lin.bias.data = torch.from_numpy(next(w).copy())
+            mods.append(lin)
+            if layer[2]:
+                mods.append(nn.ReLU())
+            c = kernel.shape[1]
+        elif kind == "dropout":
+            mods.append(nn.Dropout(layer[1]))
+    return nn.Sequential(*mods)
+
+
+class TorchRunner:
+    def __init__(self, spec: dict[str, Any], weights: list[np.ndarray], lr: float = 1e-3) -> None:
+        import torch
+        self.torch = torch
+        self.spec = spec
+        self.model = torch_model(spec, weights)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr, eps=1e-7)
+        self.loss_fn = (torch.nn.functional.mse_loss if spec["loss"] == "mse"
+                        else torch.nn.functional.binary_cross_entropy_with_logits)
+
+    def to_input(self, x: np.ndarray):
+        return self.torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+
+    def train_step(self, x, y) -> float:
+        self.model.train()
+        self.opt.zero_grad(set_to_none=True)
+        out = self.model(x)
+        loss = self.loss_fn(out, y.reshape(out.shape))
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def predict(self, x):
+        self.model.eval()
+        with self.torch.no_grad():
+            return self.model(x)
+
+
+# -- timing -----------------------------------------------------------------------------------
+def alternate(fns: dict[str, Callable[[], Any]], warmup: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each function, run alternately after ``warmup`` calls each."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def matmul_gflops(threads: int) -> dict[str, float]:
+    """This machine's float32 GEMM throughput (NumPy/OpenBLAS and torch), 2048^3."""
+    import torch
+    n = 2048
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    ta = torch.from_numpy(a)
+    t = alternate({"numpy": lambda: a @ a, "torch": lambda: ta @ ta}, warmup=1, rounds=5)
+    return {k: 2 * n ** 3 / v / 1e9 for k, v in t.items()}
+
+
+def conv_layers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Input shape, kernel, stride and padding of each conv of the spec."""
+    h, w, c = spec["input"]
+    out = []
+    for layer in spec["layers"]:
+        kind = layer[0]
+        if kind == "conv":
+            _, f, k, s, pad, bias, _ = layer
+            out.append(dict(x=(spec["batch"], h, w, c), w=(k, k, c, f), stride=s, padding=pad,
+                            bias=bias, input_grad=bool(out)))
+            h, w, c = ad.conv_output_size(h, k, s, pad), ad.conv_output_size(w, k, s, pad), f
+        elif kind == "maxpool":
+            h, w = h // layer[1], w // layer[1]
+    return out
+
+
+def bench_convs(spec: dict[str, Any], warmup: int, rounds: int) -> list[dict[str, Any]]:
+    import torch
+    rows = []
+    rng = np.random.default_rng(1)
+    for cl in conv_layers(spec):
+        x = rng.random(cl["x"], dtype=np.float32)
+        w = (rng.standard_normal(cl["w"]) * 0.1).astype(np.float32)
+        b = np.zeros(cl["w"][3], np.float32) if cl["bias"] else None
+        xs = ad.Tensor(x, requires_grad=cl["input_grad"])
+        ws = ad.Tensor(w, requires_grad=True)
+        bs = None if b is None else ad.Tensor(b, requires_grad=True)
+        tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous().requires_grad_(cl["input_grad"])
+        tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_(True)
+        tb = None if b is None else torch.from_numpy(b).requires_grad_(True)
+        pad = 0 if cl["padding"] == "valid" else cl["padding"]
+
+        def sn() -> None:
+            ws.grad = None
+            y = ad.conv2d(xs, ws, bs, stride=cl["stride"], padding=cl["padding"])
+            y.backward(np.ones(y.shape, np.float32))
+
+        def th() -> None:
+            tw.grad = None
+            y = torch.nn.functional.conv2d(tx, tw, tb, stride=cl["stride"], padding=pad)
+            y.backward(torch.ones_like(y))
+
+        t = alternate({"smearnet": sn, "torch": th}, warmup, rounds)
+        rows.append(dict(layer=f"x{cl['x']} w{cl['w']} s{cl['stride']} {cl['padding']}",
+                         smearnet_ms=t["smearnet"] * 1e3, torch_ms=t["torch"] * 1e3,
+                         ratio=t["torch"] / t["smearnet"]))
+    return rows
+
+
+def bench_model(name: str, warmup: int, rounds: int) -> dict[str, Any]:
+    import torch
+    spec = MODELS[name]
+    weights = init_weights(spec)
+    sm, tr = SmearnetModel(spec, weights), TorchRunner(spec, weights)
+    rng = np.random.default_rng(2)
+    n = spec["batch"]
+    x = rng.random((n, *spec["input"]), dtype=np.float32)
+    y = (rng.random(n) > 0.5).astype(np.float32)
+    tx, ty = tr.to_input(x), torch.from_numpy(y)
+
+    # same weights -> same inference output (a correctness guard for the benchmark itself)
+    diff = float(np.abs(sm.predict(x).ravel() - tr.predict(tx).numpy().ravel()).max())
+    train = alternate({"smearnet": lambda: sm.train_step(x, y), "torch": lambda: tr.train_step(tx, ty)},
+                      warmup, rounds)
+    infer = alternate({"smearnet": lambda: sm.predict(x), "torch": lambda: tr.predict(tx)}, warmup, rounds)
+    fwd_flops, train_flops = count_flops(spec)
+    res: dict[str, Any] = dict(model=name, batch=n, input=list(spec["input"]), max_abs_output_diff=diff)
+    for what, t, flops in (("train", train, train_flops), ("infer", infer, fwd_flops)):
+        for fw in ("smearnet", "torch"):
+            res[f"{what}_{fw}_img_s"] = n / t[fw]
+            res[f"{what}_{fw}_gflop_s"] = flops / t[fw] / 1e9
+        res[f"{what}_ratio"] = t["torch"] / t["smearnet"]
+    return res
+
+
+def peak_memory(name: str, framework: str) -> float:
+    """Peak RSS growth (MB) over 3 training steps, measured in a fresh child process."""
+    out = subprocess.run([sys.executable, __file__, "--_memory-child", name, framework],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_child(name: str, framework: str) -> None:
+    spec = MODELS[name]
+    weights = init_weights(spec)
+    rng = np.random.default_rng(2)
+    n = spec["batch"]
+    x = rng.random((n, *spec["input"]), dtype=np.float32)
+    y = (rng.random(n) > 0.5).astype(np.float32)
+    if framework == "torch":
+        import torch
+        r = TorchRunner(spec, weights)
+        x, y = r.to_input(x), torch.from_numpy(y)
+    else:
+        r = SmearnetModel(spec, weights)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(3):
+        r.train_step(x, y)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+
+
+# -- per-op profile ---------------------------------------------------------------------------
+class _TimedOps:
+    """Stand-in for ``smearnet.autodiff`` that times each op's forward and wraps its VJP."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        fn = getattr(ad, name)
+        table = self.table
+
+        def timed(*args: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            out = fn(*args, **kw)
+            table[f"{out.op} fwd"].append(time.perf_counter() - t0)
+            if out._vjp is not None:
+                vjp, op = out._vjp, out.op
+
+                def timed_vjp(g: np.ndarray) -> Any:
+                    t1 = time.perf_counter()
+                    r = vjp(g)
+                    table[f"{op} bwd"].append(time.perf_counter() - t1)
+                    return r
+
+                out._vjp = timed_vjp
+            return out
+
+        return timed
+
+
+def profile(name: str, steps: int) -> None:
+    spec = MODELS[name]
+    sm = SmearnetModel(spec, init_weights(spec))
+    rng = np.random.default_rng(2)
+    x = rng.random((spec["batch"], *spec["input"]), dtype=np.float32)
+    y = (rng.random(spec["batch"]) > 0.5).astype(np.float32)
+    for _ in range(2):
+        sm.train_step(x, y)
+    table: dict[str, list[float]] = defaultdict(list)
+    sm.ops = _TimedOps(table)
+    total = 0.0
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        for q in sm.params:
+            q.grad = None
+        loss = sm.loss(sm.forward(x, training=True), y)
+        loss.backward()
+        t1 = time.perf_counter()
+        sm.adam()
+        table["adam update"].append(time.perf_counter() - t1)
+        total += time.perf_counter() - t0
+    per_step = {k: sum(v) / steps for k, v in table.items()}
+    accounted = sum(per_step.values())
+    per_step["(graph bookkeeping, other)"] = total / steps - accounted
+    print(f"\nper-op profile, {name}, batch {spec['batch']}: {total / steps * 1e3:.1f} ms/step")
+    for k, v in sorted(per_step.items(), key=lambda kv: -kv[1]):
+        print(f"  {k:34s} {v * 1e3:8.2f} ms  {100 * v / (total / steps):5.1f}%")
+
+
+# -- main -------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", choices=[*MODELS, "all"], default="all")
+    ap.add_argument("--rounds", type=int, default=8, help="timed steps per framework (median kept)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-convs", action="store_true", help="skip the conv2d-alone timings")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    ap.add_argument("--profile", action="store_true", help="print smearnet's per-op time and exit")
+    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "engine.json")
+    ap.add_argument("--_memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    import torch
+    torch.set_num_threads(args.threads)
+    if args._memory_child:
+        _memory_child(*args._memory_child)
+        return
+    names = list(MODELS) if args.model == "all" else [args.model]
+    if args.profile:
+        for name in names:
+            profile(name, args.rounds)
+        return
+
+    env = dict(python=platform.python_version(), numpy=np.__version__, torch=torch.__version__,
+               threads=args.threads, torch_threads=torch.get_num_threads(), cpus=os.cpu_count(),
+               OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"),
+               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS"))
+    gemm = matmul_gflops(args.threads)
+    print(f"float32 GEMM 2048^3: numpy {gemm['numpy']:.1f} GFLOP/s, torch {gemm['torch']:.1f} GFLOP/s "
+          f"({args.threads} threads)")
+    results: dict[str, Any] = dict(env=env, gemm_gflop_s=gemm, models=[], convs={})
+    peak = max(gemm.values())
+    for name in names:
+        if not args.no_convs:
+            rows = bench_convs(MODELS[name], args.warmup, args.rounds)
+            results["convs"][name] = rows
+            print(f"\nconv2d forward+backward, {name}:")
+            print(f"  {'layer':44s} {'smearnet ms':>12s} {'torch ms':>10s} {'ratio':>7s}")
+            for r in rows:
+                print(f"  {r['layer']:44s} {r['smearnet_ms']:12.1f} {r['torch_ms']:10.1f} {r['ratio']:7.2f}")
+        res = bench_model(name, args.warmup, args.rounds)
+        if not args.no_memory:
+            for fw in ("smearnet", "torch"):
+                res[f"train_{fw}_peak_mb"] = peak_memory(name, fw)
+        results["models"].append(res)
+        print(f"\n{name} (batch {res['batch']}, input {tuple(res['input'])}), "
+              f"outputs agree to {res['max_abs_output_diff']:.1e}:")
+        print(f"  {'':10s} {'smearnet img/s':>15s} {'torch img/s':>12s} {'ratio':>7s} "
+              f"{'smearnet GFLOP/s (of peak)':>28s} {'torch GFLOP/s':>14s}")
+        for what in ("train", "infer"):
+            s, t = res[f"{what}_smearnet_img_s"], res[f"{what}_torch_img_s"]
+            gs, gt = res[f"{what}_smearnet_gflop_s"], res[f"{what}_torch_gflop_s"]
+            print(f"  {what:10s} {s:15.1f} {t:12.1f} {res[f'{what}_ratio']:7.2f} "
+                  f"{gs:16.1f} ({100 * gs / peak:4.0f}%) {gt:14.1f}")
+        if not args.no_memory:
+            print(f"  peak memory growth of a training step: smearnet {res['train_smearnet_peak_mb']:.0f} MB, "
+                  f"torch {res['train_torch_peak_mb']:.0f} MB")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
