@@ -185,10 +185,10 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     source = config["data"] or default_data_source()
     config["data"] = source
 
-    _log(f"run folder: {run}")
     t0 = time.perf_counter()
     ds = load_dataset(source, preset.image_size, progress=req.progress)
     cache_seconds = time.perf_counter() - t0
+    _log(f"run folder: {run}")
     if len(ds.labels) == 0:
         raise RunError(f"{source}: no usable images")
 
