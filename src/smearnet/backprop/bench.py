@@ -83,9 +83,10 @@ def _blas_threads(threads: int | None) -> Iterator[str]:
 
 
 def time_call(fn: Callable[[], object], min_time: float, repeats: int,
-              clock: Callable[[], float] = time.perf_counter) -> float:
+              clock: Callable[[], float] = time.perf_counter, max_time: float = 3.0) -> float:
     """Seconds per call: the best of ``repeats`` batches, each long enough (>= ``min_time``)
-    for the clock to resolve it. One untimed call first warms caches and allocators."""
+    for the clock to resolve it. One untimed call first warms caches and allocators. A call so
+    slow that the batches exceed ``max_time`` gets only two batches."""
     fn()
     number, t = 1, 0.0
     while True:
@@ -96,12 +97,15 @@ def time_call(fn: Callable[[], object], min_time: float, repeats: int,
         if t >= min_time or number >= 1 << 20:
             break
         number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
-    best = t / number
-    for _ in range(repeats - 1):
+    best, spent = t / number, t
+    for k in range(repeats - 1):
+        if k >= 1 and spent > max_time:
+            break
         start = clock()
         for _ in range(number):
             fn()
-        best = min(best, (clock() - start) / number)
+        t = clock() - start
+        best, spent = min(best, t / number), spent + t
     return best
 
 
