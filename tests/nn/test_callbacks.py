@@ -152,3 +152,19 @@ def test_progress_output(capsys) -> None:
     m.evaluate(x, y, verbose=2)
     line = capsys.readouterr().out
     assert line.startswith("2/2 - ") and "loss: " in line and "accuracy: " in line
+
+
+def test_early_stopping_patience_continues_across_a_resume(tmp_path) -> None:
+    from smearnet.nn import save_checkpoint
+
+    x, y = make_blobs(32)
+    save_checkpoint(tmp_path / "ck.safetensors", _dense_model(), epoch=2,
+                    history={"loss": [0.9, 0.8], "val_loss": [1.0, 2.0]})
+    ck = load_checkpoint(tmp_path / "ck.safetensors")
+    assert ck.history["val_loss"] == [1.0, 2.0]
+    script = Script("val_loss", [1.0, 2.0, 3.0, 4.0, 5.0])
+    stop = callbacks.EarlyStopping(patience=2)
+    h = ck.model.fit(x, y, epochs=5, validation_data=(x, y), initial_epoch=ck.epoch,
+                     callbacks=[script, stop], verbose=0)
+    # epochs 0 and 1 are replayed from the checkpoint: best at 0, so epoch 2 is the 2nd miss
+    assert stop.best_epoch == 0 and stop.stopped_epoch == 2 and h.epoch == [0, 1, 2]
