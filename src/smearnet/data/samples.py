@@ -46,18 +46,17 @@ def sample_grid(index: DataIndex, out: str | os.PathLike, n: int = 16, cols: int
     if reader is not None:
         reader.close()
     rows = max(1, -(-len(tiles) // cols))
-    fig = Figure(figsize=(1.35 * cols, 1.55 * rows), dpi=dpi)
+    fig = Figure(figsize=(1.35 * cols, 1.75 * rows + 0.3), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     for k, (i, img) in enumerate(tiles):
         ax = fig.add_subplot(rows, cols, k + 1)
-        ax.imshow(img, interpolation="nearest")
+        ax.imshow(img, interpolation="antialiased")
         label = int(index.labels[i])
         ax.set_title(f"{label} {LABEL_NAMES[label]}\n{index.slides[i] or '?'}", fontsize=8,
                      color=COLOURS[label])
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("1 = Parasitized, 0 = Uninfected; below: slide (patient) key", fontsize=9)
-    fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=dpi)
