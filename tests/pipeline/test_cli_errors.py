@@ -102,7 +102,7 @@ def test_predict_missing_image_path(untrained_model, tmp_path, capsys):
     one_line_error(capsys, ["predict", "--model", str(untrained_model), str(tmp_path / "nope.png")], "nope.png")
 
 
-def test_resume_without_checkpoint(tmp_path, capsys):
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     one_line_error(capsys, ["train", "--resume", "--out", str(tmp_path / "r")], "--resume")
 
 

@@ -12,6 +12,7 @@ write ``report.html``.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,9 +63,9 @@ def _log(msg: str) -> None:
 
 # -- setup ----------------------------------------------------------------------------------------
 def latest_run(preset: str | None, root: Path = Path("runs")) -> Path | None:
-    """Newest ``runs/<preset>-*`` folder that holds a checkpoint."""
+    """Newest ``runs/<preset>-*`` run folder (one with a config.json)."""
     pattern = f"{preset or '*'}-*"
-    found = [p for p in root.glob(pattern) if checkpoint_path(p).is_file()]
+    found = [p for p in root.glob(pattern) if (p / rd.CONFIG).is_file()]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
@@ -73,9 +74,9 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
     if req.resume:
         run = Path(req.out) if req.out else latest_run(req.preset)
         if run is None:
-            raise RunError("--resume: no run with a checkpoint found under runs/; pass --out RUN_DIR")
-        if not (run / rd.CONFIG).is_file() or not checkpoint_path(run).is_file():
-            raise RunError(f"--resume: {run} holds no checkpoint to resume from")
+            raise RunError("--resume: no run found under runs/; pass --out RUN_DIR")
+        if not (run / rd.CONFIG).is_file():
+            raise RunError(f"--resume: {run} is not a run folder (no config.json)")
         config = rd.read_json(run / rd.CONFIG)
         fields = dict(config["preset"])
         fields["fractions"] = tuple(fields["fractions"])
@@ -113,16 +114,11 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
 
 
 def default_data_source() -> str:
-    """The downloaded official archive, or a RunError saying how to get it."""
-    from smearnet import data
+    """``$SMEARNET_DATA`` or the archive fetched by ``smearnet data download``; otherwise the
+    data package's SourceError (a one-line usage error) says how to get it."""
+    from smearnet.data import default_source
 
-    finder = getattr(data, "default_source", None) or getattr(data, "default_archive", None)
-    path = finder() if finder else None
-    if path is None or not Path(path).exists():
-        raise RunError("no --data given and the official archive is not downloaded; run "
-                       "`smearnet data download` or pass --data PATH (a folder with Parasitized/ "
-                       "and Uninfected/, or cell_images.zip)")
-    return str(path)
+    return str(default_source())
 
 
 def make_split(ds: Any, preset: Preset, seed: int) -> Any:
@@ -215,7 +211,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     rd.write_json(run / rd.CONFIG, config)
 
     state = TrainingState(patience=None if monitor_test else preset.early_stopping)
-    if req.resume:
+    if req.resume and checkpoint_path(run).is_file():
         state = TrainingState.load(run, model)
         _log(f"resuming after epoch {state.epochs_done} of {preset.epochs}")
         if state.stopped_early:
@@ -229,9 +225,15 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     t_fit = time.perf_counter()
     if state.epochs_done < preset.epochs and not state.stopped_early:
         callback = make_callback(state, run, t_start, after_checkpoint or after_checkpoint_hook)
-        model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
-                  callbacks=[callback], verbose=1 if req.progress else 0,
-                  initial_epoch=state.epochs_done, shuffle=False)
+        try:
+            model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
+                      callbacks=[callback], verbose=1 if req.progress else 0,
+                      initial_epoch=state.epochs_done, shuffle=False)
+        except KeyboardInterrupt:
+            if state.epochs_done:
+                print(f"\nstopped after epoch {state.epochs_done} of {preset.epochs}; continue with: "
+                      f"smearnet train --resume --out {run}", file=sys.stderr, flush=True)
+            raise
     session_fit = time.perf_counter() - t_fit
     if state.epochs_done == 0:
         raise RunError("no epoch finished")
