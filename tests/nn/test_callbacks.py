@@ -168,3 +168,17 @@ def test_early_stopping_patience_continues_across_a_resume(tmp_path) -> None:
                      callbacks=[script, stop], verbose=0)
     # epochs 0 and 1 are replayed from the checkpoint: best at 0, so epoch 2 is the 2nd miss
     assert stop.best_epoch == 0 and stop.stopped_epoch == 2 and h.epoch == [0, 1, 2]
+
+
+def test_live_progress_bar_on_a_terminal(capsys, monkeypatch) -> None:
+    import sys
+
+    from smearnet.nn import progress
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr(progress, "REFRESH_SECONDS", 0.0)
+    x, y = make_blobs(40)
+    _dense_model().fit(x, y, epochs=1, batch_size=8, verbose=1)
+    out = capsys.readouterr().out
+    assert "\r1/5 [======>                       ] - ETA: " in out and " - loss: " in out
+    assert "\r5/5 [==============================] - " in out and out.count("\r") >= 5

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import autodiff as ad
 from ..autodiff import Tensor
 from . import callbacks as cbks
 from . import losses as losses_mod
