@@ -116,3 +116,12 @@ def test_unknown_layer_class_in_a_valid_file(tmp_path) -> None:
     _write(p, {}, {"format": FORMAT_MODEL, "architecture": arch, "compile": "null", "user_metadata": "{}"})
     with pytest.raises(ModelFileError, match="unknown layer 'os.system'"):
         load_model(p)
+
+
+def test_absurd_architecture_in_a_valid_file(tmp_path) -> None:
+    arch = ('{"class_name":"Sequential","config":{"input_shape":[2],"layers":[{"class_name":"Dense",'
+            '"config":{"name":"d","units":1000000000000}}],"name":"s","seed":0}}')
+    p = tmp_path / "big.safetensors"
+    _write(p, {}, {"format": FORMAT_MODEL, "architecture": arch, "compile": "null", "user_metadata": "{}"})
+    with pytest.raises(ModelFileError, match="big.safetensors: cannot rebuild the architecture"):
+        load_model(p)

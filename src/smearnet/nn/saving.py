@@ -172,8 +172,8 @@ def _build(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, str], com
         with skip_initializers():  # the weights come from the file: no random draws
             model = Sequential.from_config(arch["config"])
             model.build()
-    except (ValueError, TypeError, KeyError) as e:
-        raise ModelFileError(f"{path}: cannot rebuild the architecture: {e}") from None
+    except (ValueError, TypeError, KeyError, MemoryError, OverflowError) as e:
+        raise ModelFileError(f"{path}: cannot rebuild the architecture: {e!r}") from None
     names = model.named_weights()
     stored = {k: v for k, v in tensors.items() if not k.startswith(OPT_PREFIX)}
     if set(names) != set(stored):
