@@ -6,7 +6,8 @@ same random float32 tanh chain, as the best of a few repeats, with BLAS limited 
 ``threads`` threads (default 1). With one thread the clock is this process's CPU time, not
 wall-clock time, so other jobs sharing the cores do not inflate the figures (they can still
 compete for caches and memory bandwidth); with more threads it is wall-clock time, since
-idle BLAS threads spin and would inflate CPU time. The slope of log(time) against log(n) (or log(L)) is fitted by
+idle BLAS threads spin and would inflate CPU time. The slope of log(time) against log(n)
+(or log(L)) is fitted by
 least squares, beside the slope of the exact FLOP counts over the same points.
 """
 
@@ -121,7 +122,7 @@ def measure_point(n: int, L: int, config: BenchConfig, sweep: str,
     row: dict = {"sweep": sweep, "n": n, "L": L}
     counts = flop_counts(n, L)
     for name, method in METHODS.items():
-        row[f"{name}_seconds"] = time_call(lambda: method(chain, x, y), config.min_time,
+        row[f"{name}_seconds"] = time_call(lambda f=method: f(chain, x, y), config.min_time,
                                               config.repeats, clock)
         row[f"{name}_flops"] = counts[name]
     row["forward_over_reverse"] = row["forward_seconds"] / row["reverse_seconds"]
@@ -203,7 +204,7 @@ def plot(result: BenchResult, path: Path) -> None:
         # Guides: the ideal power laws over the fit range, through the largest point.
         ideal = {"width": (("forward", 3), ("reverse", 2)), "depth": (("forward", 2), ("reverse", 1))}
         gx = xs[xs >= cfg.width_fit_from] if sweep == "width" else xs
-        for m, p in ideal[sweep]:
+        for m, p in ideal[sweep] if len(gx) >= 2 else ():
             y_end = pts[-1][f"{m}_seconds"] * 2
             gy = y_end * (gx / gx[-1]) ** p
             ax.loglog(gx, gy, ":", color="black", lw=1)

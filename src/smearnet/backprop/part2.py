@@ -79,7 +79,8 @@ class Chain:
             raise ValueError(f"{len(self.weights)} weight matrices but {len(self.activations)} activations")
         for i, name in enumerate(self.activations):
             if name not in ACTIVATIONS:
-                raise ValueError(f"layer {i + 1}: unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+                raise ValueError(f"layer {i + 1}: unknown activation {name!r}; "
+                                 f"choose from {sorted(ACTIVATIONS)}")
         for i in range(1, len(self.weights)):
             if self.weights[i].shape[1] != self.weights[i - 1].shape[0]:
                 raise ValueError(f"layer {i + 1}: weight shape {self.weights[i].shape} does not take "
