@@ -7,8 +7,7 @@ same random float32 tanh chain, as the best of a few repeats, with BLAS limited 
 wall-clock time, so other jobs sharing the cores do not inflate the figures (they can still
 compete for caches and memory bandwidth); with more threads it is wall-clock time, since
 idle BLAS threads spin and would inflate CPU time. The slope of log(time) against log(n)
-(or log(L)) is fitted by
-least squares, beside the slope of the exact FLOP counts over the same points.
+(or log(L)) is fitted by least squares, beside the slope of the exact FLOP counts over the same points.
 """
 
 from __future__ import annotations
