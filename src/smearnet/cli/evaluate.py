@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="PATH", help="labelled images: folder or zip")
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout (progress goes to stderr)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default: by image size)")
     p.set_defaults(func=run)
 
 

@@ -134,7 +134,7 @@ def format_metrics(m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_source(model: Any, source: Any, batch_size: int = 256, progress: bool = True) -> dict[str, Any]:
+def evaluate_source(model: Any, source: Any, batch_size: int | None = None, progress: bool = True) -> dict[str, Any]:
     """A classifier's metrics on every image of a labelled source (folder or zip).
 
     The images are decoded and resized to the model's size through the data cache, so a second

@@ -220,7 +220,8 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     train_batches = Batches(ds.images, ds.labels, split.train, batch_size=preset.batch_size,
                             shuffle=True, seed=seed, augment=augment)
     train_batches.epoch = state.epochs_done
-    val_batches = Batches(ds.images, ds.labels, val_idx, batch_size=256, shuffle=False)
+    val_batches = Batches(ds.images, ds.labels, val_idx, batch_size=inference.auto_batch(preset.image_size),
+                          shuffle=False)
 
     t_fit = time.perf_counter()
     if state.epochs_done < preset.epochs and not state.stopped_early:
