@@ -61,6 +61,8 @@ CASES = [  # (x shape, kernel (kh, kw, f), stride, padding)
     ((2, 5, 7, 2), (3, 3, 2), 3, ((1, 2), (0, 1))),
     ((1, 4, 4, 3), (4, 4, 2), 1, "valid"),  # kernel as large as the input
     ((3, 11, 9, 2), (5, 3, 2), (3, 2), "same"),
+    ((1, 8, 8, 2), (2, 2, 3), 3, "valid"),  # stride > kernel: gaps between windows
+    ((1, 9, 7, 2), (2, 3, 2), (3, 1), "valid"),  # gaps along one axis only
 ]
 
 
