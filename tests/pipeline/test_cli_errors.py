@@ -122,3 +122,9 @@ def test_no_traceback_from_the_real_process(tmp_path):
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr and "nope" in r.stderr
+
+
+def test_train_without_data_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SMEARNET_DATA", raising=False)
+    monkeypatch.setenv("SMEARNET_HOME", str(tmp_path / "home"))
+    one_line_error(capsys, ["train", "--out", str(tmp_path / "r")], "smearnet data download", "--data")
