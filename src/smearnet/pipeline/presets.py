@@ -39,6 +39,11 @@ class Preset:
         early_stopping: patience in epochs on the validation loss (None = off).
         threshold: "fixed" (0.5) or "validation" (chosen on the validation part).
         label_smoothing: for the BCE loss.
+        dropout: rate of the architecture's dropout layer(s).
+        bn_momentum: batch-norm running-statistics momentum (Keras convention). Keras' 0.99
+            needs a few hundred steps before the statistics used at inference settle, which
+            makes the validation figures of early epochs (and short runs) meaningless; 0.9 is
+            PyTorch's default and settles within ~30 steps.
     """
 
     name: str
@@ -65,6 +70,7 @@ class Preset:
     threshold: str = "fixed"
     label_smoothing: float = 0.0
     dropout: float = 0.0
+    bn_momentum: float = 0.9
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **kw: Any) -> "Preset":
@@ -116,9 +122,10 @@ def cellnet_layers(image_size: int, width: float = 1.0, dropout: float = 0.2,
     return out
 
 
-def tiny_layers(image_size: int, width: float = 1.0, dropout: float = 0.0) -> list[Any]:
-    """Three small conv blocks with fast-settling batch norm; for tests and smoke runs."""
-    return cellnet_layers(image_size, width, dropout, filters=(8, 16, 32), bn_momentum=0.8)
+def tiny_layers(image_size: int, width: float = 1.0, dropout: float = 0.0,
+                bn_momentum: float = 0.8) -> list[Any]:
+    """Three small conv blocks; for tests and smoke runs."""
+    return cellnet_layers(image_size, width, dropout, filters=(8, 16, 32), bn_momentum=bn_momentum)
 
 
 ARCHITECTURES: dict[str, Callable[..., list[Any]]] = {
@@ -136,7 +143,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         image_size=133, architecture="assignment", output="linear", loss="mse",
         optimizer="adam", learning_rate=1e-3, epochs=10, batch_size=32,
         split="random", n_train=4000, n_val=0, n_test=1000, limit=5000,
-        threshold="fixed", dropout=0.1),
+        threshold="fixed", dropout=0.1, bn_momentum=0.0),
     Preset(
         name="cellnet",
         description="small batch-normalized CNN (16-32-64-128, global average pooling), 64 px, "
@@ -146,13 +153,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         optimizer="adamw", learning_rate=3e-3, weight_decay=1e-4, schedule="onecycle",
         epochs=12, batch_size=64, split="patient", fractions=(0.7, 0.15, 0.15),
         augment={"flips": True, "rot90": True, "brightness": 0.1, "contrast": 0.1, "hue": 0.02},
-        early_stopping=4, threshold="validation", dropout=0.2),
+        early_stopping=4, threshold="validation", dropout=0.2, bn_momentum=0.9),
     Preset(
         name="tiny",
         description="two small conv blocks at 32 px, 2 epochs: a smoke test, not a model",
         image_size=32, architecture="tiny", output="logit", loss="bce_logits",
         optimizer="adam", learning_rate=1e-2, epochs=2, batch_size=16, split="patient",
-        fractions=(0.6, 0.2, 0.2), early_stopping=None, threshold="validation"),
+        fractions=(0.6, 0.2, 0.2), early_stopping=None, threshold="validation", bn_momentum=0.8),
 ]}
 
 
@@ -166,8 +173,11 @@ def get_preset(name: str) -> Preset:
 
 def build_layers(preset: Preset, image_size: int | None = None) -> list[Any]:
     """Fresh layers for ``preset`` at ``image_size`` (default: the preset's)."""
-    fn = ARCHITECTURES[preset.architecture]
-    return fn(image_size or preset.image_size, preset.width, preset.dropout)
+    size = image_size or preset.image_size
+    if preset.architecture == "assignment":  # no batch norm in the notebook's model
+        return assignment_layers(size, preset.width, preset.dropout)
+    return ARCHITECTURES[preset.architecture](size, preset.width, preset.dropout,
+                                              bn_momentum=preset.bn_momentum)
 
 
 def make_loss(preset: Preset) -> Any:
