@@ -107,6 +107,21 @@ def window_slice(i: int, j: int, s: tuple[int, int], out_hw: tuple[int, int]) ->
             slice(j, j + s[1] * (out_hw[1] - 1) + 1, s[1]), slice(None))
 
 
+def im2col(xp: Array, k: tuple[int, int], s: tuple[int, int], out_hw: tuple[int, int],
+           ones_column: bool = False) -> Array:
+    """The windows of a padded NHWC array as rows: ``(N*OH*OW, KH*KW*C [+ 1])``, one copy.
+
+    With ``ones_column`` a last column of ones is appended (it carries a bias through a GEMM).
+    """
+    n, c = xp.shape[0], xp.shape[3]
+    kk = k[0] * k[1] * c
+    cols = np.empty((n * out_hw[0] * out_hw[1], kk + ones_column), dtype=xp.dtype)
+    np.copyto(cols[:, :kk].reshape(n, out_hw[0], out_hw[1], k[0], k[1], c), windows(xp, k, s, out_hw))
+    if ones_column:
+        cols[:, kk] = 1
+    return cols
+
+
 def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
            padding: Padding = "valid", activation: str | None = None) -> Tensor:
     """2-D cross-correlation, as Keras ``Conv2D`` / ``tf.nn.conv2d``.
@@ -142,11 +157,9 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
     # ones, which carries the bias through the GEMM (and its gradient back out of it): no
     # separate pass over the large output in either direction.
     fold = b is not None and kk < 64
-    cols = np.empty((m, kk + fold), dtype=x.dtype)
-    np.copyto(cols[:, :kk].reshape(n, oh, ow, kh, kw, c), windows(xp, (kh, kw), s, (oh, ow)))
+    cols = im2col(xp, (kh, kw), s, (oh, ow), ones_column=fold)
     w2 = w.data.reshape(kk, f)
     if fold:
-        cols[:, kk] = 1
         out = cols @ np.concatenate([w2, b.data[None, :]])
     else:
         out = cols @ w2
@@ -171,7 +184,10 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
         if b is not None and not fold and b.requires_grad:
             gb = g2.sum(axis=0)
         if x.requires_grad:
-            gx = _input_grad((g2 @ w2.T).reshape(n, oh, ow, kh, kw, c), xpshape, s, pads, xshape)
+            if s == (1, 1) and c < 64 and max(pads[0]) < kh and max(pads[1]) < kw:
+                gx = _input_grad_transposed(g2.reshape(n, oh, ow, f), w.data, pads)
+            else:
+                gx = _input_grad((g2 @ w2.T).reshape(n, oh, ow, kh, kw, c), xpshape, s, pads, xshape)
         return (gx, gw) if b is None else (gx, gw, gb)
 
     parents = (x, w) if b is None else (x, w, b)
@@ -205,3 +221,19 @@ def _input_grad(gcols: Array, xpshape: tuple[int, ...], s: tuple[int, int], pads
     if xpshape == xshape:
         return gxp
     return np.ascontiguousarray(gxp[:, t:t + xshape[1], l:l + xshape[2], :])
+
+
+def _input_grad_transposed(g: Array, w: Array, pads: Pads) -> Array:
+    """Input gradient of a stride-1 conv as a "full" convolution: one im2col and one GEMM.
+
+    ``gx[n, y, x, c] = sum_{i,j,f} gpad[n, y+i, x+j, f] * w[KH-1-i, KW-1-j, c, f]`` with ``g``
+    padded by ``K-1-pad`` on each side. Used when the input has few channels, where the strided
+    adds of :func:`_input_grad` would run NumPy inner loops only ``C`` elements long.
+    """
+    n, oh, ow, f = g.shape
+    kh, kw, c, _ = w.shape
+    (t, b), (l, r) = pads
+    gp = pad_nhwc(g, ((kh - 1 - t, kh - 1 - b), (kw - 1 - l, kw - 1 - r)))
+    h, wd = gp.shape[1] - kh + 1, gp.shape[2] - kw + 1
+    flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
+    return (im2col(gp, (kh, kw), (1, 1), (h, wd)) @ flipped).reshape(n, h, wd, c)
