@@ -182,7 +182,7 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
             gwb = cols.T @ g2 if cols.shape[1] >= f else np.ascontiguousarray((g2.T @ cols).T)
             gw, gb = gwb[:kk].reshape(kh, kw, c, f), (gwb[kk] if fold else None)
         if b is not None and not fold and b.requires_grad:
-            gb = g2.sum(axis=0)
+            gb = np.einsum("ic->c", g2)  # faster than g2.sum(axis=0) for few columns
         if x.requires_grad:
             if s == (1, 1) and c < 64 and max(pads[0]) < kh and max(pads[1]) < kw:
                 gx = _input_grad_transposed(g2.reshape(n, oh, ow, f), w.data, pads)
