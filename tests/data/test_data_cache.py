@@ -156,3 +156,30 @@ def test_user_errors(tmp_path, home):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="class folder"):
         load_dataset(tmp_path / "empty", 16, progress=False)
+
+
+def test_workers_from_a_script_on_stdin(small_set, home):
+    """`python -` has no main file for spawned workers to import: fork is used instead."""
+    root, counts = small_set
+    code = ("from smearnet.data import load_dataset\n"
+            f"ds = load_dataset({str(root)!r}, 16, progress=False, workers=2)\n"
+            "print(len(ds), ds.built)\n")
+    out = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True,
+                         env=dict(os.environ, SMEARNET_HOME=str(home)), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(sum(counts.values())), "True"]
+    assert "workers failed" not in out.stderr
+
+
+def test_workers_that_cannot_start_fall_back_to_this_process(small_set, home, tmp_path):
+    """A script without an ``if __name__ == "__main__"`` guard: workers die re-importing it."""
+    root, counts = small_set
+    script = tmp_path / "unguarded.py"
+    script.write_text("from smearnet.data import load_dataset\n"
+                      f"ds = load_dataset({str(root)!r}, 16, progress=False, workers=2)\n"
+                      "print(len(ds), ds.built)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=dict(os.environ, SMEARNET_HOME=str(home)), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == [str(sum(counts.values())), "True"]
+    assert "decoding the rest in this process" in out.stderr

@@ -52,43 +52,53 @@ class Augment:
                 "contrast": self.contrast, "hue": self.hue}
 
     def geometric(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Flips and quarter turns only (exact permutations of each image's pixels)."""
+        """Flips and quarter turns only: exact permutations of each image's pixels. ``x``
+        (B, H, W, C), C-contiguous, is modified in place and returned.
+
+        Flips h, v and k quarter turns compose to one of the 8 symmetries of the square,
+        R^(k + 2v) H^(h + v) (V = R^2 H), so each image is copied once, pixels moved as whole
+        C-channel items (a void view: much faster than strided float copies).
+        """
         b = len(x)
-        if self.flips:
-            h, v = rng.random(b) < 0.5, rng.random(b) < 0.5
-            x = np.where(h[:, None, None, None], x[:, :, ::-1], x)
-            x = np.where(v[:, None, None, None], x[:, ::-1], x)
+        h = rng.random(b) < 0.5 if self.flips else np.zeros(b, dtype=bool)
+        v = rng.random(b) < 0.5 if self.flips else np.zeros(b, dtype=bool)
         if self.rot90:
-            square = x.shape[1] == x.shape[2]
-            k = rng.integers(0, 4, b) if square else 2 * rng.integers(0, 2, b)
-            out = x.copy()
-            for turns in (1, 2, 3):  # four groups, not a loop over samples
-                sel = k == turns
-                if sel.any():
-                    out[sel] = np.rot90(x[sel], turns, axes=(1, 2))
-            x = out
+            k = rng.integers(0, 4, b) if x.shape[1] == x.shape[2] else 2 * rng.integers(0, 2, b)
+        else:
+            k = np.zeros(b, dtype=np.int64)
+        turns, flip = (k + 2 * v) % 4, h ^ v
+        px = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[-1])))  # (B, H, W, 1)
+        for code in range(1, 8):  # seven groups, not a loop over samples
+            sel = (turns + 4 * flip) == code
+            if sel.any():
+                y = px[sel][:, :, ::-1] if code >= 4 else px[sel]
+                px[sel] = np.rot90(y, code % 4, axes=(1, 2))
         return x
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """x: float32 (B, H, W, 3) in [0, 1] -> augmented float32 (B, H, W, 3) in [0, 1]."""
-        x = np.asarray(x, dtype=np.float32)
-        b = len(x)
-        x = self.geometric(x, rng)
+        """x: float32 (B, H, W, 3) in [0, 1] -> augmented float32 (B, H, W, 3) in [0, 1].
+
+        The colour steps fold into one affine map per image on every cell pixel,
+        y = A x + c (contrast f about the cell mean m, brightness s, hue rotation R:
+        A = s f R, c = s (1 - f) R m), applied with the background mask as one batched
+        matrix product: [x, cell] @ [[A^T], [c]].
+        """
+        x = self.geometric(np.array(x, dtype=np.float32, order="C", copy=True), rng)
         if not (self.brightness or self.contrast or self.hue):
-            return np.ascontiguousarray(x)
-        cell = x.max(axis=-1, keepdims=True) > 0  # (B, H, W, 1): False on the black background
-        x = np.array(x, dtype=np.float32, copy=True)
-        if self.contrast:
-            n = np.maximum(cell.sum(axis=(1, 2), keepdims=True), 1)
-            mean = (x * cell).sum(axis=(1, 2), keepdims=True) / n  # (B, 1, 1, C) cell mean
-            f = 1 + rng.uniform(-self.contrast, self.contrast, (b, 1, 1, 1)).astype(np.float32)
-            x = (x - mean) * f + mean
-        if self.brightness:
-            x *= 1 + rng.uniform(-self.brightness, self.brightness,
-                                 (b, 1, 1, 1)).astype(np.float32)
-        if self.hue:
-            m = _hue_matrices(rng.uniform(-self.hue, self.hue, b) * 2 * np.pi)
-            x = np.matmul(x.reshape(b, -1, 3), m.transpose(0, 2, 1)).reshape(x.shape)
-        x *= cell
-        np.clip(x, 0.0, 1.0, out=x)
-        return x.astype(np.float32, copy=False)
+            return x
+        b = len(x)
+        flat = x.reshape(b, -1, 3)  # (B, P, 3) view
+        cell = (flat @ np.ones(3, np.float32) > 0).astype(np.float32)  # (B, P): 0 on black
+        f = 1 + rng.uniform(-self.contrast, self.contrast, b) if self.contrast else np.ones(b)
+        s = 1 + rng.uniform(-self.brightness, self.brightness, b) if self.brightness \
+            else np.ones(b)
+        rot = (_hue_matrices(rng.uniform(-self.hue, self.hue, b) * 2 * np.pi) if self.hue
+               else np.broadcast_to(np.eye(3, dtype=np.float32), (b, 3, 3)))
+        n = np.maximum(cell.sum(axis=1), 1.0)
+        mean = np.matmul(cell[:, None, :], flat)[:, 0, :] / n[:, None]  # (B, 3) cell mean
+        a = (s * f)[:, None, None] * rot  # (B, 3, 3)
+        c = (s * (1 - f))[:, None] * np.einsum("bij,bj->bi", rot, mean)  # (B, 3)
+        w = np.concatenate([a.transpose(0, 2, 1), c[:, None, :]], axis=1).astype(np.float32)
+        y = np.matmul(np.concatenate([flat, cell[..., None]], axis=-1), w)  # (B, P, 3)
+        np.clip(y, 0.0, 1.0, out=y)
+        return y.reshape(x.shape)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -68,35 +71,66 @@ def _close() -> None:
         _state["reader"].close()
 
 
+def _main_is_importable() -> bool:
+    """Spawned and forkserver workers re-import the main script; ``python -`` (stdin) or an
+    interactive session's ``__main__`` has no file they could import."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    path = getattr(main, "__file__", None)
+    return spec is not None or path is None or os.path.isfile(path)
+
+
 def _context() -> mp.context.BaseContext:
-    # forkserver: workers never inherit the parent's threads or open zip handles
+    # forkserver: workers never inherit the parent's threads or open zip handles; the server
+    # imports this module once, so each worker starts in milliseconds
     methods = mp.get_all_start_methods()
-    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if not _main_is_importable() and "fork" in methods:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return mp.get_context("spawn")
 
 
 def decode_into(reader: MemberReader, members: list[str], names: list[str], size: int,
                 interpolation: str, out_path: str, offset: int, workers: int,
                 on_progress: Callable[[int], None] | None = None) -> list[tuple[int, str]]:
     """Fill rows ``0..len(members)-1`` of the uint8 (N, size, size, 3) array stored at
-    ``out_path`` from byte ``offset``. Returns the rows that failed, with reasons."""
+    ``out_path`` from byte ``offset``. Returns the rows that failed, with reasons.
+
+    If worker processes cannot run (e.g. the main script cannot be re-imported by them), the
+    remaining rows are decoded in this process, with a warning.
+    """
     n = len(members)
     tasks = [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
     failed: list[tuple[int, str]] = []
     args = (reader, members, names, size, interpolation, out_path, offset)
 
-    def consume(results: Iterator[tuple[int, list[tuple[int, str]]]]) -> None:
-        for count, bad in results:
-            failed.extend(bad)
-            if on_progress is not None:
-                on_progress(count)
+    def record(result: tuple[int, list[tuple[int, str]]]) -> None:
+        failed.extend(result[1])
+        if on_progress is not None:
+            on_progress(result[0])
 
-    if workers <= 1:
+    pending = set(tasks)
+    if workers > 1:
+        try:
+            with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init,
+                                     initargs=args) as pool:
+                futures = {pool.submit(_run_chunk, t): t for t in tasks}
+                for fut in as_completed(futures):
+                    record(fut.result())
+                    pending.remove(futures[fut])
+        except (BrokenProcessPool, OSError) as exc:  # workers died or could not start
+            warnings.warn(f"image decoding workers failed ({type(exc).__name__}: {exc}); "
+                          "decoding the rest in this process", UserWarning, stacklevel=3)
+    if pending:
         _init(*args)
         try:
-            consume(map(_run_chunk, tasks))
+            for t in sorted(pending):
+                record(_run_chunk(t))
         finally:
             _close()
-    else:
-        with _context().Pool(workers, initializer=_init, initargs=args) as pool:
-            consume(pool.imap_unordered(_run_chunk, tasks))
     return sorted(failed)
