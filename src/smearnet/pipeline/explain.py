@@ -8,6 +8,10 @@ training: one backward pass per batch.
 - ``smoothgrad``: gradient x input averaged over ``samples`` noisy copies of the image
   (Gaussian noise of ``noise`` x the image's value range; Smilkov et al. 2017), which removes
   most of the speckle of a single gradient.
+
+Either map is then blurred slightly (sigma = image size / 64 pixels) for display and scaled to
+[0, 1] by its 99th percentile. On correctly classified parasitized cells the maps light up the
+stained parasite; on confident mistakes they show what the network took for one.
 """
 
 from __future__ import annotations
@@ -39,13 +43,17 @@ def input_gradient(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def saliency_maps(model: Any, x: np.ndarray, method: str = "smoothgrad", samples: int = 16,
-                  noise: float = 0.15, seed: int = 0, batch_size: int = 64) -> np.ndarray:
+                  noise: float = 0.15, seed: int = 0, batch_size: int = 64,
+                  blur: float | None = None) -> np.ndarray:
     """Saliency (N, H, W) in [0, 1] for float32 images (N, H, W, 3) in [0, 1].
 
     Args:
         method: "smoothgrad" or "gradxinput" (see the module docstring).
         samples: noisy copies per image for SmoothGrad.
         noise: noise standard deviation as a fraction of the image's value range.
+        blur: Gaussian sigma in pixels applied to each map before normalizing (display only:
+            per-pixel attributions are speckled, a parasite is a blob); default ``H / 64``,
+            0 = none.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -67,6 +75,11 @@ def saliency_maps(model: Any, x: np.ndarray, method: str = "smoothgrad", samples
             flat = noisy.reshape((-1,) + xb.shape[1:])
             g = input_gradient(model, flat).reshape(noisy.shape)
             attr[s:s + len(xb)] = np.abs((g * noisy).sum(axis=-1)).mean(axis=1)
+    sigma = x.shape[1] / 64 if blur is None else blur
+    if sigma > 0:
+        from scipy.ndimage import gaussian_filter  # scipy comes with scikit-learn
+
+        attr = gaussian_filter(attr, sigma=(0, sigma, sigma), mode="constant")
     return normalize(attr)
 
 
