@@ -420,8 +420,9 @@ def _memory_child(name: str, framework: str) -> None:
 class _TimedOps:
     """Stand-in for ``smearnet.autodiff`` that times each op's forward and wraps its VJP."""
 
-    def __init__(self, table: dict[str, list[float]]) -> None:
+    def __init__(self, table: dict[str, list[float]], by_shape: bool = False) -> None:
         self.table = table
+        self.by_shape = by_shape
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         fn = getattr(ad, name)
@@ -430,9 +431,10 @@ class _TimedOps:
         def timed(*args: Any, **kw: Any) -> Any:
             t0 = time.perf_counter()
             out = fn(*args, **kw)
-            table[f"{out.op} fwd"].append(time.perf_counter() - t0)
+            op = f"{out.op} {'x'.join(map(str, out.shape))}" if self.by_shape else out.op
+            table[f"{op} fwd"].append(time.perf_counter() - t0)
             if out._vjp is not None:
-                vjp, op = out._vjp, out.op
+                vjp = out._vjp
 
                 def timed_vjp(g: np.ndarray) -> Any:
                     t1 = time.perf_counter()
@@ -446,7 +448,7 @@ class _TimedOps:
         return timed
 
 
-def profile(name: str, steps: int) -> None:
+def profile(name: str, steps: int, by_shape: bool = False) -> None:
     spec = MODELS[name]
     sm = SmearnetModel(spec, init_weights(spec))
     rng = np.random.default_rng(2)
@@ -455,7 +457,7 @@ def profile(name: str, steps: int) -> None:
     for _ in range(2):
         sm.train_step(x, y)
     table: dict[str, list[float]] = defaultdict(list)
-    sm.ops = _TimedOps(table)
+    sm.ops = _TimedOps(table, by_shape)
     total = 0.0
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -472,7 +474,7 @@ def profile(name: str, steps: int) -> None:
     per_step["(graph bookkeeping, other)"] = total / steps - accounted
     print(f"\nper-op profile, {name}, batch {spec['batch']}: {total / steps * 1e3:.1f} ms/step")
     for k, v in sorted(per_step.items(), key=lambda kv: -kv[1]):
-        print(f"  {k:34s} {v * 1e3:8.2f} ms  {100 * v / (total / steps):5.1f}%")
+        print(f"  {k:44s} {v * 1e3:8.2f} ms  {100 * v / (total / steps):5.1f}%")
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -485,6 +487,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-convs", action="store_true", help="skip the conv2d-alone timings")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     ap.add_argument("--profile", action="store_true", help="print smearnet's per-op time and exit")
+    ap.add_argument("--by-shape", action="store_true", help="profile: one line per op and output shape")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "engine.json")
     ap.add_argument("--_memory-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -497,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
     names = list(MODELS) if args.model == "all" else [args.model]
     if args.profile:
         for name in names:
-            profile(name, args.rounds)
+            profile(name, args.rounds, args.by_shape)
         return
 
     env = dict(python=platform.python_version(), numpy=np.__version__, torch=torch.__version__,
