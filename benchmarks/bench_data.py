@@ -14,6 +14,7 @@
 4. Peak memory: the build's main process (VmHWM) and its largest worker (ru_maxrss of
    children); one epoch of shuffled, augmented float32 batches over the whole set (peak
    anonymous RSS = memory beyond the memory-mapped cache pages, and VmHWM with them).
+   Worker peaks are sampled from /proc every 0.1 s (they are the forkserver's children).
 """
 
 from __future__ import annotations
@@ -33,17 +34,49 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "malaria" / "cell_images"
 
 _BUILD = textwrap.dedent("""
-    import json, os, resource, sys, time
+    import json, os, sys, threading, time
+
+    def hwm_mb(pid):
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    def descendants(root):
+        kids = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    ppid = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                kids.setdefault(ppid, []).append(int(d))
+        out, todo = [], [root]
+        while todo:
+            for c in kids.get(todo.pop(), []):
+                out.append(c)
+                todo.append(c)
+        return out
+
+    peak_child, done = {}, threading.Event()
+    def sample():  # workers are the forkserver's children: poll their high-water marks
+        while not done.wait(0.1):
+            for pid in descendants(os.getpid()):
+                peak_child[pid] = max(peak_child.get(pid, 0.0), hwm_mb(pid))
+    threading.Thread(target=sample, daemon=True).start()
+
     t0 = time.perf_counter()
     from smearnet.data import load_dataset
     t1 = time.perf_counter()
     ds = load_dataset(sys.argv[1], int(sys.argv[2]), progress=False, workers=int(sys.argv[3]))
     t2 = time.perf_counter()
-    status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
-    kb = lambda k: int(status[k].split()[0])
+    done.set()
     print(json.dumps({"n": len(ds), "built": ds.built, "import_s": t1 - t0, "load_s": t2 - t1,
-                      "main_hwm_mb": kb("VmHWM") / 1024,
-                      "worker_max_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                      "main_hwm_mb": hwm_mb(os.getpid()),
+                      "worker_max_rss_mb": max(peak_child.values(), default=0.0),
                       "cache_mb": ds.images.nbytes / 2**20, "cache_dir": str(ds.cache_dir)}))
 """)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smearnet.data import SkippedFileWarning, cache_root, decode_resized, load_dataset
+from smearnet.data import (SkippedFileWarning, cache_root, decode_resized, index_source,
+                           load_dataset)
 
 
 @pytest.fixture
@@ -40,6 +41,9 @@ def test_build_then_reuse(small_set, home):
     for i in (0, n // 2, n - 1):  # rows match their own file, decoded and resized alone
         assert np.array_equal(ds.images[i], decode_resized(ds.paths[i], 24))
     assert ds.labels.tolist() == [1 if "/Parasitized/" in p else 0 for p in ds.paths]
+    idx = index_source(root)  # sizes learnt while decoding = sizes read from the headers
+    assert np.array_equal(ds.index.widths, idx.widths)
+    assert np.array_equal(ds.index.heights, idx.heights) and ds.index.heights.min() >= 30
     again = load_dataset(root, 24, progress=False)
     assert not again.built and again.cache_dir == ds.cache_dir
     assert np.array_equal(np.asarray(again.images), np.asarray(ds.images))
@@ -116,11 +120,11 @@ def test_images_corrupt_inside_are_dropped_at_decode_time(small_set, home, synth
 _SLOW_BUILD = textwrap.dedent("""
     import sys, time
     import smearnet.data.parallel as par
-    real = par.decode_resized
+    real = par.decode_pil
     def slow(*a, **k):
         time.sleep(0.05)
         return real(*a, **k)
-    par.decode_resized = slow
+    par.decode_pil = slow
     from smearnet.data import load_dataset
     load_dataset(sys.argv[1], 16, progress=False, workers=1)
 """)

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import warn_skipped
-from .index import DataIndex, build_index
-from .parallel import decode_into, usable_cores
+from .index import DataIndex, index_from_listing
+from .parallel import decode_into, start_workers_early, usable_cores
 from .sources import Source, list_source
 
 CACHE_VERSION = 1
@@ -113,6 +113,18 @@ def _try_load(folder: Path, src: Source) -> CachedDataset | None:
     return CachedDataset(images, index, size, meta["interpolation"], folder, built=False)
 
 
+def _probably_cached(source: str | os.PathLike, image_size: int, interpolation: str) -> bool:
+    """A cheap guess (no listing) that a cache of this source path at this size exists."""
+    try:
+        root = str(Path(source).expanduser().resolve())
+        for d in cache_root().glob(f"{int(image_size)}px-{interpolation}-*"):
+            if (d / "source.txt").read_text() == root:
+                return True
+    except OSError:
+        pass
+    return False
+
+
 def _remove_stale(root: Path, keep: Path, source_root: str) -> None:
     """Remove dead temporary folders and superseded caches of the same source path."""
     for d in root.iterdir() if root.is_dir() else []:
@@ -145,7 +157,7 @@ def _build(src: Source, final: Path, image_size: int, interpolation: str, progre
            workers: int | None) -> CachedDataset:
     from tqdm.auto import tqdm
 
-    index = build_index(src)
+    index = index_from_listing(src)
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(final.parent, final, str(src.root))
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -158,8 +170,10 @@ def _build(src: Source, final: Path, image_size: int, interpolation: str, progre
             workers = 1 if n < SMALL_JOB else usable_cores()
         with tqdm(total=n, desc=f"caching {n} images at {image_size}px", unit="img",
                   disable=not progress, leave=False) as bar:
-            failed = decode_into(src.reader(), index.members, list(index.paths), image_size,
-                                 interpolation, str(raw), offset, workers, bar.update)
+            dims, failed = decode_into(src.reader(), index.members, list(index.paths),
+                                       image_size, interpolation, str(raw), offset, workers,
+                                       bar.update)
+        index.widths[:], index.heights[:] = dims[:, 0], dims[:, 1]
         if failed:
             rows = np.array([r for r, _ in failed])
             warn_skipped([(str(index.paths[r]), why) for r, why in failed])
@@ -180,6 +194,7 @@ def _build(src: Source, final: Path, image_size: int, interpolation: str, progre
                 "interpolation": interpolation, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "build_seconds": round(time.perf_counter() - started, 2),
                 "index": index.to_json()}
+        (tmp / "source.txt").write_text(str(src.root))  # lets a later run guess a cache hit
         with open(tmp / "index.json", "w") as f:
             json.dump(meta, f)
             f.flush()
@@ -214,6 +229,9 @@ def load_dataset(source: str | os.PathLike, image_size: int = 133, progress: boo
                          f"got {interpolation!r}")
     if int(image_size) < 1:
         raise ValueError(f"image_size must be positive, got {image_size}")
+    if workers != 1 and usable_cores() > 1 and not _probably_cached(source, image_size,
+                                                                     interpolation):
+        start_workers_early()  # overlaps the workers' start-up with listing the source
     src = list_source(source)
     final = cache_dir_for(src, image_size, interpolation)
     ds = _try_load(final, src)

@@ -129,6 +129,18 @@ def _probe_member(src: Source, reader, member: str, size: int) -> tuple[int, int
         return exc.reason
 
 
+def index_from_listing(src: Source) -> DataIndex:
+    """An index of every listed file without reading any (widths and heights 0): for the cache
+    build, whose workers learn sizes and failures while decoding."""
+    n = len(src)
+    return DataIndex(
+        paths=np.array(src.paths, dtype=str), labels=src.labels.copy(),
+        slides=np.array([slide_key(m) for m in src.members], dtype=str),
+        widths=np.zeros(n, dtype=np.int32), heights=np.zeros(n, dtype=np.int32),
+        members=list(src.members), skipped=[], ignored=src.ignored,
+        duplicates=src.duplicates, source=src)
+
+
 def build_index(src: Source, warn: bool = True) -> DataIndex:
     """Index a listed source: read each image's header, skip (and warn about) broken ones."""
     reader = src.reader()

@@ -17,13 +17,14 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from .decode import decode_resized
+from .decode import decode_pil, resize
 from .errors import ImageError
 from .sources import MemberReader
 
 CHUNK = 64  # images per task: small enough for a smooth progress bar, big enough to amortise
 
 _state: dict = {}
+Task = tuple[int, list[str], list[str]]  # first row, members, display names
 
 
 def usable_cores() -> int:
@@ -33,10 +34,9 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init(reader: MemberReader, members: list[str], names: list[str], size: int,
-          interpolation: str, out_path: str, offset: int) -> None:
-    _state.update(reader=reader, members=members, names=names, size=size,
-                  interpolation=interpolation, offset=offset,
+def _init(reader: MemberReader, size: int, interpolation: str, out_path: str,
+          offset: int) -> None:
+    _state.update(reader=reader, size=size, interpolation=interpolation, offset=offset,
                   fd=os.open(out_path, os.O_WRONLY))
 
 
@@ -46,23 +46,28 @@ def _pwrite_all(fd: int, buf: memoryview, pos: int) -> None:
         buf, pos = buf[n:], pos + n
 
 
-def _run_chunk(bounds: tuple[int, int]) -> tuple[int, list[tuple[int, str]]]:
-    """Decode rows [start, stop) and write them; returns (count, [(row, reason) failed])."""
-    start, stop = bounds
+def _run_chunk(task: Task) -> tuple[int, np.ndarray, list[tuple[int, str]]]:
+    """Decode one chunk of rows and write them to the file.
+
+    Returns (first row, int32 (k, 2) original widths and heights (0 where failed),
+    [(row, reason)] failed)."""
+    start, members, names = task
     s = _state
     size = s["size"]
-    block = np.zeros((stop - start, size, size, 3), dtype=np.uint8)
+    block = np.zeros((len(members), size, size, 3), dtype=np.uint8)
+    dims = np.zeros((len(members), 2), dtype=np.int32)
     failed: list[tuple[int, str]] = []
-    for row in range(start, stop):
+    for k, (member, name) in enumerate(zip(members, names)):
         try:
-            data = s["reader"].read(s["members"][row])
-            block[row - start] = decode_resized(data, size, s["interpolation"], s["names"][row])
+            im = decode_pil(s["reader"].read(member), name)
+            dims[k] = im.size
+            block[k] = resize(im, size, s["interpolation"])
         except ImageError as exc:
-            failed.append((row, exc.reason))
+            failed.append((start + k, exc.reason))
         except Exception as exc:  # noqa: BLE001 - a bad zip member (BadZipFile, zlib.error)
-            failed.append((row, f"unreadable ({exc})"))
+            failed.append((start + k, f"unreadable ({exc})"))
     _pwrite_all(s["fd"], memoryview(block).cast("B"), s["offset"] + start * block[0].nbytes)
-    return stop - start, failed
+    return start, dims, failed
 
 
 def _close() -> None:
@@ -95,42 +100,55 @@ def _context() -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
+def start_workers_early() -> None:
+    """Start the fork server (which imports NumPy and Pillow once) in the background, so its
+    start-up overlaps the caller's listing of the source instead of following it."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def decode_into(reader: MemberReader, members: list[str], names: list[str], size: int,
                 interpolation: str, out_path: str, offset: int, workers: int,
-                on_progress: Callable[[int], None] | None = None) -> list[tuple[int, str]]:
+                on_progress: Callable[[int], None] | None = None,
+                ) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Fill rows ``0..len(members)-1`` of the uint8 (N, size, size, 3) array stored at
-    ``out_path`` from byte ``offset``. Returns the rows that failed, with reasons.
+    ``out_path`` from byte ``offset``, in ``workers`` processes.
 
-    If worker processes cannot run (e.g. the main script cannot be re-imported by them), the
-    remaining rows are decoded in this process, with a warning.
+    Returns (int32 (N, 2) original widths and heights, [(row, reason)] for rows that failed,
+    whose pixels stay zero). If worker processes cannot run (e.g. the main script cannot be
+    re-imported by them), the remaining rows are decoded in this process, with a warning.
     """
     n = len(members)
-    tasks = [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
+    tasks = {a: (a, members[a:a + CHUNK], names[a:a + CHUNK]) for a in range(0, n, CHUNK)}
+    dims = np.zeros((n, 2), dtype=np.int32)
     failed: list[tuple[int, str]] = []
-    args = (reader, members, names, size, interpolation, out_path, offset)
+    args = (reader, size, interpolation, out_path, offset)
 
-    def record(result: tuple[int, list[tuple[int, str]]]) -> None:
-        failed.extend(result[1])
+    def record(result: tuple[int, np.ndarray, list[tuple[int, str]]]) -> None:
+        start, d, bad = result
+        dims[start:start + len(d)] = d
+        failed.extend(bad)
+        tasks.pop(start)
         if on_progress is not None:
-            on_progress(result[0])
+            on_progress(len(d))
 
-    pending = set(tasks)
     if workers > 1:
         try:
             with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init,
                                      initargs=args) as pool:
-                futures = {pool.submit(_run_chunk, t): t for t in tasks}
-                for fut in as_completed(futures):
+                for fut in as_completed([pool.submit(_run_chunk, t) for t in tasks.values()]):
                     record(fut.result())
-                    pending.remove(futures[fut])
         except (BrokenProcessPool, OSError) as exc:  # workers died or could not start
             warnings.warn(f"image decoding workers failed ({type(exc).__name__}: {exc}); "
                           "decoding the rest in this process", UserWarning, stacklevel=3)
-    if pending:
+    if tasks:
         _init(*args)
         try:
-            for t in sorted(pending):
+            for t in list(tasks.values()):
                 record(_run_chunk(t))
         finally:
             _close()
-    return sorted(failed)
+    return dims, sorted(failed)
