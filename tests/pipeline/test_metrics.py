@@ -88,3 +88,24 @@ def test_choose_threshold_shifted_scores():
 def test_mismatched_shapes_raise():
     with pytest.raises(ValueError, match="shape"):
         classification_metrics(np.zeros(3), np.zeros(4))
+
+
+def test_slide_bootstrap_ci():
+    from smearnet.pipeline.evaluate import slide_bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    slides = np.repeat([f"C{i}" for i in range(20)], 50)
+    y = rng.integers(0, 2, len(slides))
+    # every slide 90% right: the interval collapses onto 0.9
+    pred = y.copy()
+    pred[np.arange(len(y)) % 10 == 0] ^= 1
+    lo, hi = slide_bootstrap_ci(y, pred, slides)
+    assert lo == pytest.approx(0.9) and hi == pytest.approx(0.9)
+    # half the slides perfect, half at 60%: a wide interval around 0.8
+    pred = y.copy()
+    bad = (np.arange(len(y)) // 50 % 2 == 1) & (np.arange(len(y)) % 5 < 2)
+    pred[bad] ^= 1
+    lo, hi = slide_bootstrap_ci(y, pred, slides)
+    assert lo < 0.8 < hi and hi - lo > 0.05
+    m = classification_metrics(y, pred.astype(float), 0.5, slides=slides)
+    assert m["accuracy_ci95"] == [lo, hi] and "95% CI" in format_metrics(m)

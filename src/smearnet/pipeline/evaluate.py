@@ -41,7 +41,8 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
         (recall of Parasitized), ``specificity`` (recall of Uninfected), ``precision``, ``f1``,
         ``roc_auc`` (``None`` when only one class is present), ``confusion`` (``tn fp fn tp`` and
         ``matrix`` = [[tn, fp], [fn, tp]], rows = true class Uninfected, Parasitized) and, with
-        ``slides``, ``per_slide`` (slide -> n, n_parasitized, accuracy).
+        ``slides``, ``per_slide`` (slide -> n, n_parasitized, accuracy) and ``accuracy_ci95``
+        (bootstrap over slides, see :func:`slide_bootstrap_ci`).
     """
     y = np.asarray(labels).astype(np.int64).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
@@ -69,6 +70,8 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
     }
     if slides is not None:
         out["per_slide"] = per_slide_accuracy(y, pred, np.asarray(slides))
+        if len(out["per_slide"]) >= 2:
+            out["accuracy_ci95"] = list(slide_bootstrap_ci(y, pred, np.asarray(slides)))
     return out
 
 
@@ -86,6 +89,30 @@ def per_slide_accuracy(labels: np.ndarray, predicted: np.ndarray,
     return {str(k): {"n": int(n[i]), "n_parasitized": int(pos[i]),
                      "accuracy": float(correct[i] / n[i])}
             for i, k in enumerate(keys)}
+
+
+def slide_bootstrap_ci(labels: np.ndarray, predicted: np.ndarray, slides: np.ndarray,
+                       n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Confidence interval of the accuracy by resampling *slides* (patients) with replacement.
+
+    Cells of one slide are not independent (same stain, same microscope, same patient), so
+    resampling images would understate the uncertainty; each replicate draws as many slides as
+    there are, with replacement, and pools their cells.
+
+    Args:
+        labels, predicted: (N,) 0/1; slides: (N,) slide keys.
+    Returns:
+        (low, high) percentiles of the replicate accuracies.
+    """
+    keys, inv = np.unique(np.asarray(slides).astype(str), return_inverse=True)
+    n = np.bincount(inv, minlength=len(keys)).astype(np.float64)
+    correct = np.bincount(inv, weights=(np.asarray(labels) == np.asarray(predicted)), minlength=len(keys))
+    rng = np.random.default_rng(seed)
+    draw = rng.integers(0, len(keys), size=(n_boot, len(keys)))
+    acc = correct[draw].sum(axis=1) / n[draw].sum(axis=1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(acc, [tail, 100 - tail])
+    return float(lo), float(hi)
 
 
 def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,9 +146,13 @@ def format_metrics(m: dict[str, Any]) -> str:
         return "n/a" if v is None else f"{100 * v:.2f}%"
     c = m["confusion"]
     auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}"
+    ci = ""
+    if m.get("accuracy_ci95"):
+        ci = f" (95% CI {pct(m['accuracy_ci95'][0])}-{pct(m['accuracy_ci95'][1])}, bootstrap over slides)"
     lines = [
         f"cells {m['n']}, threshold {m['threshold']:.3f}",
-        f"accuracy {pct(m['accuracy'])}  balanced accuracy {pct(m['balanced_accuracy'])}  ROC-AUC {auc}",
+        f"accuracy {pct(m['accuracy'])}{ci}",
+        f"balanced accuracy {pct(m['balanced_accuracy'])}  ROC-AUC {auc}",
         f"sensitivity {pct(m['sensitivity'])} (parasitized found)  specificity {pct(m['specificity'])}"
         f"  precision {pct(m['precision'])}  F1 {m['f1']:.4f}",
         f"confusion: TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}",

@@ -107,20 +107,44 @@ def auto_batch(image_size: int) -> int:
     return int(max(8, min(256, 2 ** 20 // max(1, image_size * image_size))))
 
 
-def predict_raw(model: Any, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+TTA_VIEWS = {None: 1, "none": 1, "flips": 4, "dihedral": 8}
+
+
+def views(x: np.ndarray, tta: str | None) -> list[np.ndarray]:
+    """The test-time-augmentation views of a batch (N, H, W, C): identity only, the 4 flips,
+    or the 8 symmetries of the square (flips x quarter turns). A cell has no up or left."""
+    if TTA_VIEWS.get(tta) is None:
+        raise ValueError(f"tta must be one of {sorted(k for k in TTA_VIEWS if k)}, got {tta!r}")
+    if TTA_VIEWS[tta] == 1:
+        return [x]
+    flips = [x, x[:, :, ::-1], x[:, ::-1], x[:, ::-1, ::-1]]
+    if tta == "flips":
+        return flips
+    return flips + [np.swapaxes(v, 1, 2) for v in flips]
+
+
+def predict_raw(model: Any, images: np.ndarray, batch_size: int | None = None,
+                tta: str | None = "model") -> np.ndarray:
     """Raw network output (N,) float64 for uint8 images (N, S, S, 3) at the model's size.
 
     Scales one batch at a time, so a memory-mapped cache is never loaded whole as float32.
+    ``tta``: "model" = as the model's metadata says (default none), else None / "flips" /
+    "dihedral": the raw outputs of the views are averaged.
     """
+    if tta == "model":
+        tta = (getattr(model, "metadata", None) or {}).get("tta")
     n = len(images)
     batch_size = batch_size or auto_batch(images.shape[1] if images.ndim == 4 else 64)
     raw = np.empty(n, dtype=np.float64)
     for start in range(0, n, batch_size):
         batch = scale(images[start:start + batch_size])
-        raw[start:start + len(batch)] = np.asarray(model.predict(batch, batch_size=len(batch))).reshape(len(batch), -1)[:, 0]
+        outs = [np.asarray(model.predict(np.ascontiguousarray(v), batch_size=len(v))).reshape(len(v), -1)[:, 0]
+                for v in views(batch, tta)]
+        raw[start:start + len(batch)] = np.mean(outs, axis=0)
     return raw
 
 
-def predict_proba(model: Any, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+def predict_proba(model: Any, images: np.ndarray, batch_size: int | None = None,
+                  tta: str | None = "model") -> np.ndarray:
     """Probability of Parasitized for uint8 images (N, S, S, 3) at the model's size -> (N,)."""
-    return to_probability(predict_raw(model, images, batch_size), info(model)["output"])
+    return to_probability(predict_raw(model, images, batch_size, tta), info(model)["output"])

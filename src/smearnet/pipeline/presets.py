@@ -44,6 +44,9 @@ class Preset:
             needs a few hundred steps before the statistics used at inference settle, which
             makes the validation figures of early epochs (and short runs) meaningless; 0.9 is
             PyTorch's default and settles within ~30 steps.
+        tta: test-time augmentation of the saved model (None, "flips", "dihedral"): the raw
+            outputs of the flipped/turned views are averaged wherever the model is used
+            (threshold choice, test figures, predict, evaluate). Costs 4x / 8x inference.
     """
 
     name: str
@@ -71,6 +74,7 @@ class Preset:
     label_smoothing: float = 0.0
     dropout: float = 0.0
     bn_momentum: float = 0.9
+    tta: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **kw: Any) -> "Preset":

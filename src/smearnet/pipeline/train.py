@@ -260,7 +260,7 @@ def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: An
     out_kind = "linear" if preset.output == "linear" else "logit"
 
     def score(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raw = inference.predict_raw(model, ds.images[idx])  # idx sorted: fast on a memmap
+        raw = inference.predict_raw(model, ds.images[idx], tta=preset.tta)  # idx sorted: fast on a memmap
         return raw, inference.to_probability(raw, out_kind)
 
     threshold = 0.5
@@ -293,7 +293,7 @@ def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: An
 
     meta = inference.model_metadata(
         preset.image_size, threshold, out_kind, preset.name,
-        extra={"seed": int(config["seed"]), "split": split.kind, "best_epoch": best_epoch,
+        extra={"tta": preset.tta, "seed": int(config["seed"]), "split": split.kind, "best_epoch": best_epoch,
                "trained_epochs": state.epochs_done, "test_accuracy": test["accuracy"],
                "test_roc_auc": test["roc_auc"], "command": config.get("command", ""),
                "data": str(config.get("data"))})
@@ -385,6 +385,7 @@ def _settings(preset: Preset, seed: int, source: str) -> dict[str, Any]:
             "augmentation": ", ".join(f"{k}={v}" for k, v in (preset.augment or {}).items()) or "none",
             "early stopping": f"patience {preset.early_stopping} on val loss" if preset.early_stopping else "off",
             "threshold": "chosen on validation" if preset.threshold == "validation" else "0.5",
+            "test-time augmentation": preset.tta or "none",
             "seed": seed, "data": source}
 
 
