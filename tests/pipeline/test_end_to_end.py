@@ -142,3 +142,15 @@ def test_report_embeds_images_and_verdict(runs, capsys):
     (a / "report.html").unlink()
     assert main(["report", str(a)]) == 0
     assert (a / "report.html").is_file()
+
+
+def test_cross_validation_two_folds(cell_subset, tmp_path, capsys):
+    out = tmp_path / "cv"
+    assert main(["train", "--data", str(cell_subset), "--preset", "tiny", "--epochs", "1",
+                 "--cv", "2", "--out", str(out), "--quiet"]) == 0
+    cv = rd.read_json(out / "cv.json")
+    assert cv["folds"] == 2 and cv["n"] == 360
+    assert len(cv["accuracy"]["per_fold"]) == 2 and cv["accuracy"]["std"] is not None
+    tested = [set(rd.read_json(out / f"fold-{i}" / "split.json")["parts"]["test"]["slides"]) for i in (1, 2)]
+    assert not tested[0] & tested[1] and len(tested[0] | tested[1]) == 30
+    assert "mean +- std" in capsys.readouterr().out

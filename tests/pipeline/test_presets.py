@@ -67,3 +67,28 @@ def test_heldout_loss_matches_definitions():
     bce = np.mean(np.log1p(np.exp(-z)) + (1 - y) * z)
     assert heldout_loss(get_preset("cellnet"), z, y) == pytest.approx(bce)
     assert heldout_loss(get_preset("assignment"), z, y) == pytest.approx(np.mean((z - y) ** 2))
+
+
+def test_cross_validation_folds_cover_every_slide_once():
+    rng = np.random.default_rng(2)
+    n = 3000
+    slides = np.array([f"C{i}" for i in rng.integers(0, 50, n)])
+    ds = SimpleNamespace(labels=rng.integers(0, 2, n).astype(np.uint8), slides=slides)
+    tested = []
+    for fold in range(5):
+        s = make_split(ds, get_preset("cellnet"), seed=0, cv={"fold": fold, "folds": 5})
+        parts = [set(slides[idx]) for idx in (s.train, s.val, s.test)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        assert len(s.train) + len(s.val) + len(s.test) == n
+        assert 0.08 < len(s.val) / n < 0.2
+        tested.append(s.test)
+    all_tested = np.concatenate(tested)
+    assert len(all_tested) == n and len(np.unique(all_tested)) == n
+
+
+def test_cross_validation_needs_a_grouped_split():
+    from smearnet.pipeline.train import RunError
+
+    ds = SimpleNamespace(labels=np.array([0, 1] * 50, np.uint8), slides=np.array([f"C{i % 10}" for i in range(100)]))
+    with pytest.raises(RunError, match="--split patient"):
+        make_split(ds, get_preset("assignment"), seed=0, cv={"fold": 0, "folds": 5})

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (default: the newest run with a checkpoint) "
                         "from its last finished epoch")
+    p.add_argument("--cv", type=_positive, default=None, metavar="K",
+                   help="grouped K-fold cross-validation by slide: K runs under --out, "
+                        "mean +- std of the test figures in cv.json")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -58,6 +61,8 @@ def command_of(args: argparse.Namespace) -> str:
         v = getattr(args, flag)
         if v is not None:
             parts += [f"--{flag.replace('_', '-')}", str(v)]
+    if args.cv:
+        parts += ["--cv", str(args.cv)]
     if args.resume:
         parts.append("--resume")
     return shlex.join(parts)
@@ -71,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
                        limit=args.limit, seed=args.seed, out=args.out, resume=args.resume,
                        progress=not args.quiet, command=command_of(args))
     try:
-        train(req)
+        if args.cv:
+            from smearnet.pipeline.crossval import cross_validate
+            cross_validate(req, args.cv)
+        else:
+            train(req)
     except RunError as exc:
         raise UsageError(str(exc)) from None
     return 0

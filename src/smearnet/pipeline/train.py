@@ -55,6 +55,8 @@ class TrainRequest:
     resume: bool = False
     progress: bool = True
     command: str = ""
+    fold: int | None = None      # cross-validation: this run tests on fold `fold` of `folds`
+    folds: int | None = None
 
 
 def _log(msg: str) -> None:
@@ -107,6 +109,7 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         "preset": preset.to_json(), "description": preset.description,
         "seed": 0 if req.seed is None else int(req.seed),
         "data": None if req.data is None else str(req.data),
+        "cv": None if req.folds is None else {"fold": int(req.fold or 0), "folds": int(req.folds)},
         "command": req.command, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "environment": rd.environment(),
     }
@@ -121,13 +124,37 @@ def default_data_source() -> str:
     return str(default_source())
 
 
-def make_split(ds: Any, preset: Preset, seed: int) -> Any:
-    """The split the preset asks for (after ``limit``), as indices into ``ds``."""
-    from smearnet.data import split_by_patient, split_random, stratified_limit
+def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = None) -> Any:
+    """The split the preset asks for (after ``limit``), as indices into ``ds``.
+
+    ``cv = {"fold": i, "folds": k}``: grouped k-fold cross-validation; fold i of the slides is
+    the test part, and about ``fractions[1]`` of the remaining slides (one fold of an inner
+    grouped split) the validation part.
+    """
+    from smearnet.data import Split, group_kfold, split_by_patient, split_random, stratified_limit
 
     labels, slides = np.asarray(ds.labels), np.asarray(ds.slides)
     subset = stratified_limit(labels, preset.limit, seed) if preset.limit else np.arange(len(labels))
     n = len(subset)
+    if cv is not None:
+        if preset.split != "patient":
+            raise RunError("cross-validation groups by slide: use --split patient")
+        ls, ss = labels[subset], slides[subset]
+        try:
+            outer = group_kfold(ss, ls, k=int(cv["folds"]), seed=seed)[int(cv["fold"])]
+            rest = outer.train
+            k_in = max(2, round(1 / preset.fractions[1])) if preset.fractions[1] > 0 else None
+            if k_in:
+                inner = group_kfold(ss[rest], ls[rest], k=k_in, seed=seed)[0]
+                train_i, val_i = rest[inner.train], rest[inner.test]
+            else:
+                train_i, val_i = rest, np.array([], dtype=np.int64)
+        except ValueError as exc:
+            raise RunError(f"cannot make {cv['folds']} grouped folds: {exc}") from None
+        split = Split(np.sort(train_i), np.sort(val_i), np.sort(outer.test), kind="patient", seed=seed,
+                      info={"fold": int(cv["fold"]), "folds": int(cv["folds"])})
+        split.check_disjoint(ss)
+        return split.remap(subset)
     if preset.split == "random":
         if preset.n_train is not None and preset.n_test is not None:
             counts = np.array([preset.n_train, preset.n_val or 0, preset.n_test], dtype=np.float64)
@@ -192,7 +219,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
         from smearnet.data import Split
         split = Split.load(run / rd.SPLIT, ds.paths)
     else:
-        split = make_split(ds, preset, seed)
+        split = make_split(ds, preset, seed, config.get("cv"))
         run.mkdir(parents=True, exist_ok=True)
         split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
     if len(split.train) == 0 or len(split.test) == 0:
