@@ -187,3 +187,22 @@ def test_workers_that_cannot_start_fall_back_to_this_process(small_set, home, tm
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == [str(sum(counts.values())), "True"]
     assert "decoding the rest in this process" in out.stderr
+
+
+def test_unwritable_or_full_cache_folder_is_a_one_line_error(small_set, tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from smearnet.cli import UsageError
+
+    root, _ = small_set
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setenv("SMEARNET_HOME", str(tmp_path / "a_file" / "home"))
+    with pytest.raises(UsageError, match="cannot create the cache folder"):
+        load_dataset(root, 16, progress=False)
+    monkeypatch.setenv("SMEARNET_HOME", str(tmp_path / "home"))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("shutil.disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(UsageError, match="MiB free") as e:
+        load_dataset(root, 16, progress=False)
+    assert "\n" not in str(e.value)
+    assert not list((tmp_path / "home" / "cache").iterdir())

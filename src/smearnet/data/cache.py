@@ -10,6 +10,7 @@ place when complete: a run killed while writing leaves nothing that looks finish
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import warn_skipped
+from .errors import SourceError, warn_skipped
 from .index import DataIndex, index_from_listing
 from .parallel import decode_into, start_workers_early, usable_cores
 from .sources import Source, list_source
@@ -153,13 +154,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _check_room(folder: Path, n: int, image_size: int) -> None:
+    """A one-line SourceError when the cache cannot be written there."""
+    need = n * image_size * image_size * 3
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise SourceError(f"{folder}: cannot create the cache folder ({exc.strerror}); set "
+                          "SMEARNET_HOME to a writable folder") from None
+    if free < need * 1.02 + 2**20:
+        raise SourceError(f"{folder}: the cache of {n:,} images at {image_size}px needs "
+                          f"{need / 2**20:,.0f} MiB, only {free / 2**20:,.0f} MiB free; set "
+                          "SMEARNET_HOME to a folder with more room") from None
+
+
 def _build(src: Source, final: Path, image_size: int, interpolation: str, progress: bool,
            workers: int | None) -> CachedDataset:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     index = index_from_listing(src)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(final.parent, final, str(src.root))
+    _remove_stale(final.parent, final, str(src.root))  # first: frees the room it takes
+    _check_room(final.parent, len(index), image_size)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
@@ -203,8 +219,12 @@ def _build(src: Source, final: Path, image_size: int, interpolation: str, progre
             os.rename(tmp, final)  # atomic: the cache appears complete or not at all
         except OSError:  # another process finished the same cache first
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS,
+                                                      errno.EACCES):
+            raise SourceError(f"{final.parent}: cannot write the cache ({exc.strerror}); set "
+                              "SMEARNET_HOME to a writable folder with more room") from None
         raise
     ds = _try_load(final, src)
     if ds is None:

@@ -108,7 +108,7 @@ def download(url: str = OFFICIAL_URL, dest: str | os.PathLike | None = None,
     ``retries`` times with HTTP Range; the ``.part`` file is kept after a final failure so a
     later call resumes it. Raises :class:`DownloadError` with a one-line reason.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     dest = Path(dest).expanduser() if dest is not None else smearnet_home()
     dest.mkdir(parents=True, exist_ok=True)

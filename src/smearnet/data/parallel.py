@@ -141,7 +141,7 @@ def decode_into(reader: MemberReader, members: list[str], names: list[str], size
                                      initargs=args) as pool:
                 for fut in as_completed([pool.submit(_run_chunk, t) for t in tasks.values()]):
                     record(fut.result())
-        except (BrokenProcessPool, OSError) as exc:  # workers died or could not start
+        except (BrokenProcessPool, BrokenPipeError, EOFError) as exc:  # could not start/died
             warnings.warn(f"image decoding workers failed ({type(exc).__name__}: {exc}); "
                           "decoding the rest in this process", UserWarning, stacklevel=3)
     if tasks:
