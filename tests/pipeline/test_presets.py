@@ -7,7 +7,7 @@ import pytest
 
 import smearnet
 from smearnet.pipeline.presets import PRESETS, build_layers, build_model, get_preset, heldout_loss
-from smearnet.pipeline.train import make_split
+from smearnet.pipeline.splitting import make_split
 
 
 def test_assignment_model_is_the_notebooks():
@@ -87,7 +87,7 @@ def test_cross_validation_folds_cover_every_slide_once():
 
 
 def test_cross_validation_needs_a_grouped_split():
-    from smearnet.pipeline.train import RunError
+    from smearnet.pipeline.splitting import RunError
 
     ds = SimpleNamespace(labels=np.array([0, 1] * 50, np.uint8), slides=np.array([f"C{i % 10}" for i in range(100)]))
     with pytest.raises(RunError, match="--split patient"):

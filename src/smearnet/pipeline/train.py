@@ -26,6 +26,7 @@ from .checkpoint import TrainingState, checkpoint_path, make_callback
 from .evaluate import choose_threshold, classification_metrics
 from .overfit import overfitting_report
 from .presets import DEFAULT_PRESET, PRESETS, Preset, build_model, get_preset, heldout_loss
+from .splitting import RunError, make_split, split_summary
 
 TRAIN_EVAL_MAX = 5000     # training images re-scored in inference mode for the 3 f answer
 ERRORS_PER_KIND = 8       # false positives / negatives shown with saliency in the report
@@ -33,10 +34,6 @@ ERRORS_PER_KIND = 8       # false positives / negatives shown with saliency in t
 
 # Called with the 0-based epoch after each checkpoint is written (tests simulate a crash here).
 after_checkpoint_hook: Callable[[int], None] | None = None
-
-
-class RunError(ValueError):
-    """A problem with the requested run (message: one line)."""
 
 
 @dataclass
@@ -122,79 +119,6 @@ def default_data_source() -> str:
     from smearnet.data import default_source
 
     return str(default_source())
-
-
-def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = None) -> Any:
-    """The split the preset asks for (after ``limit``), as indices into ``ds``.
-
-    ``cv = {"fold": i, "folds": k}``: grouped k-fold cross-validation; fold i of the slides is
-    the test part, and about ``fractions[1]`` of the remaining slides (one fold of an inner
-    grouped split) the validation part.
-    """
-    from smearnet.data import Split, group_kfold, split_by_patient, split_random, stratified_limit
-
-    labels, slides = np.asarray(ds.labels), np.asarray(ds.slides)
-    subset = stratified_limit(labels, preset.limit, seed) if preset.limit else np.arange(len(labels))
-    n = len(subset)
-    if cv is not None:
-        if preset.split != "patient":
-            raise RunError("cross-validation groups by slide: use --split patient")
-        ls, ss = labels[subset], slides[subset]
-        try:
-            outer = group_kfold(ss, ls, k=int(cv["folds"]), seed=seed)[int(cv["fold"])]
-            rest = outer.train
-            k_in = max(2, round(1 / preset.fractions[1])) if preset.fractions[1] > 0 else None
-            if k_in:
-                inner = group_kfold(ss[rest], ls[rest], k=k_in, seed=seed)[0]
-                train_i, val_i = rest[inner.train], rest[inner.test]
-            else:
-                train_i, val_i = rest, np.array([], dtype=np.int64)
-        except ValueError as exc:
-            raise RunError(f"cannot make {cv['folds']} grouped folds: {exc}") from None
-        split = Split(np.sort(train_i), np.sort(val_i), np.sort(outer.test), kind="patient", seed=seed,
-                      info={"fold": int(cv["fold"]), "folds": int(cv["folds"])})
-        split.check_disjoint(ss)
-        return split.remap(subset)
-    if preset.split == "random":
-        if preset.n_train is not None and preset.n_test is not None:
-            counts = np.array([preset.n_train, preset.n_val or 0, preset.n_test], dtype=np.float64)
-        else:
-            counts = np.array(preset.fractions, dtype=np.float64) * n
-        if counts.sum() > n:  # fewer images than the preset's counts: keep the proportions
-            counts = counts / counts.sum() * n
-        a, v, t = (int(math.floor(c)) for c in counts)
-        split = split_random(labels[subset], a, t, v, seed=seed)
-    elif preset.split == "patient":
-        try:
-            split = split_by_patient(slides[subset], labels[subset], preset.fractions, seed=seed)
-        except ValueError as exc:
-            raise RunError(f"cannot split by patient: {exc}") from None
-    else:
-        raise RunError(f"unknown split {preset.split!r} (patient or random)")
-    return split.remap(subset)
-
-
-def split_summary(split: Any, ds: Any, monitor_test: bool) -> dict[str, Any]:
-    labels, slides = np.asarray(ds.labels), np.asarray(ds.slides)
-    out: dict[str, Any] = {"kind": split.kind}
-    for part, idx in split.parts().items():
-        if len(idx) == 0:
-            continue
-        out[part] = {"images": int(len(idx)), "slides": int(len(np.unique(slides[idx]))),
-                     "parasitized": int((labels[idx] == 1).sum()),
-                     "uninfected": int((labels[idx] == 0).sum())}
-    if split.kind == "random":
-        shared = len(set(slides[split.train]) & set(slides[split.test]))
-        out["kind_text"] = (f"Random image-level split (the assignment's): {shared} slides have cells "
-                            "in both train and test, so test accuracy is optimistic for new patients.")
-    else:
-        out["kind_text"] = ("Split by slide (patient): no patient has cells in two parts; "
-                            "threshold and early stopping use the validation slides only, "
-                            "the test slides are scored once at the end.")
-    if monitor_test:
-        out["kind_text"] += (" There is no validation part: the test images are scored after each "
-                             "epoch for the learning curves only; nothing is chosen on them.")
-    return out
 
 
 # -- the run ------------------------------------------------------------------------------------
