@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -410,10 +409,20 @@ def _memory_child(name: str, framework: str) -> None:
         x, y = r.to_input(x), torch.from_numpy(y)
     else:
         r = SmearnetModel(spec, weights)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _proc_status_kb("VmRSS")
     for _ in range(3):
         r.train_step(x, y)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+    print((_proc_status_kb("VmHWM") - before) / 1024)
+
+
+def _proc_status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB. (ru_maxrss would do, but Linux carries it across
+    exec from the parent, which is this large benchmark process.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 # -- per-op profile ---------------------------------------------------------------------------
