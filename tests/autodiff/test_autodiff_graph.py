@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -60,6 +63,24 @@ def test_no_grad_records_no_graph():
         assert t.is_leaf and not t.requires_grad and t._vjp is None and t._parents == ()
     with pytest.raises(RuntimeError):
         y.backward()
+
+
+def test_no_grad_keeps_no_activations():
+    w = ad.Tensor(np.ones((4, 4)), requires_grad=True)
+    with ad.no_grad():
+        hidden = w * 2.0
+        probe = weakref.ref(hidden)
+        out = ad.relu(hidden)
+        del hidden
+    gc.collect()
+    assert probe() is None  # nothing in `out` refers to the intermediate
+    hidden = w * 2.0
+    probe = weakref.ref(hidden)
+    out = ad.relu(hidden)
+    del hidden
+    gc.collect()
+    assert probe() is not None  # with a graph, the output keeps its parent alive
+    assert out.requires_grad
 
 
 def test_detach_cuts_the_graph_and_shares_memory():
