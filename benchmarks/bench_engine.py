@@ -17,6 +17,7 @@ so it measures the engine, not the layer library.
     python benchmarks/bench_engine.py                 # everything, table + benchmarks/results/engine.json
     python benchmarks/bench_engine.py --model assignment --rounds 10
     python benchmarks/bench_engine.py --profile       # per-op forward/backward time (smearnet)
+    python benchmarks/bench_engine.py --nn            # also through smearnet.Sequential.fit
 """
 
 from __future__ import annotations
@@ -289,17 +290,70 @@ class TorchRunner:
             return self.model(x)
 
 
+class NNRunner:
+    """The same network through the layer library (``smearnet.Sequential``), trained with
+    ``fit`` on one batch: what a user of ``smearnet.layers`` gets, unfused activations included."""
+
+    def __init__(self, spec: dict[str, Any], weights: list[np.ndarray], lr: float = 1e-3) -> None:
+        import smearnet as sn
+        L = sn.layers
+        layers: list[Any] = [L.InputLayer(input_shape=spec["input"])]
+        full: list[np.ndarray] = []
+        w = iter(weights)
+        for layer in spec["layers"]:
+            kind = layer[0]
+            if kind == "conv":
+                _, f, k, s, pad, bias, relu = layer
+                layers.append(L.Conv2D(f, (k, k), strides=(s, s), padding=pad, use_bias=bias,
+                                       activation="relu" if relu else None))
+                full += [next(w)] + ([next(w)] if bias else [])
+            elif kind == "bn":
+                layers.append(L.BatchNormalization())
+                c = full[-1].shape[-1]
+                full += [next(w), next(w), np.zeros(c, np.float32), np.ones(c, np.float32)]
+            elif kind == "relu":
+                layers.append(L.ReLU())
+            elif kind == "maxpool":
+                layers.append(L.MaxPooling2D((layer[1], layer[1])))
+            elif kind == "gap":
+                layers.append(L.GlobalAveragePooling2D())
+            elif kind == "flatten":
+                layers.append(L.Flatten())
+            elif kind == "dense":
+                layers.append(L.Dense(layer[1], activation="relu" if layer[2] else None))
+                full += [next(w), next(w)]
+            elif kind == "dropout":
+                layers.append(L.Dropout(layer[1]))
+        self.model = sn.Sequential(layers, seed=0)
+        self.model.build()
+        self.model.set_weights(full)
+        loss = "mse" if spec["loss"] == "mse" else sn.losses.BinaryCrossentropy(from_logits=True)
+        self.model.compile(optimizer=sn.optimizers.Adam(learning_rate=lr, epsilon=1e-7), loss=loss)
+        self.n = spec["batch"]
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.model.fit(x, y, epochs=1, batch_size=self.n, shuffle=False, verbose=0)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict(x, batch_size=self.n)
+
+
 # -- timing -----------------------------------------------------------------------------------
 def alternate(fns: dict[str, Callable[[], Any]], warmup: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call of each function, run alternately after ``warmup`` calls each."""
+    """Median seconds per call of each function, run alternately after ``warmup`` calls each.
+
+    The order rotates every round, so no function always runs right after the same other one
+    (torch's worker threads keep spinning for a moment after each call).
+    """
     for _ in range(warmup):
         for f in fns.values():
             f()
+    names = list(fns)
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, f in fns.items():
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            f()
+            fns[k]()
             times[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -363,11 +417,12 @@ def bench_convs(spec: dict[str, Any], warmup: int, rounds: int) -> list[dict[str
     return rows
 
 
-def bench_model(name: str, warmup: int, rounds: int) -> dict[str, Any]:
+def bench_model(name: str, warmup: int, rounds: int, with_nn: bool = False) -> dict[str, Any]:
     import torch
     spec = MODELS[name]
     weights = init_weights(spec)
     sm, tr = SmearnetModel(spec, weights), TorchRunner(spec, weights)
+    nn = NNRunner(spec, weights) if with_nn else None
     rng = np.random.default_rng(2)
     n = spec["batch"]
     x = rng.random((n, *spec["input"]), dtype=np.float32)
@@ -376,16 +431,23 @@ def bench_model(name: str, warmup: int, rounds: int) -> dict[str, Any]:
 
     # same weights -> same inference output (a correctness guard for the benchmark itself)
     diff = float(np.abs(sm.predict(x).ravel() - tr.predict(tx).numpy().ravel()).max())
-    train = alternate({"smearnet": lambda: sm.train_step(x, y), "torch": lambda: tr.train_step(tx, ty)},
-                      warmup, rounds)
-    infer = alternate({"smearnet": lambda: sm.predict(x), "torch": lambda: tr.predict(tx)}, warmup, rounds)
+    train_fns = {"smearnet": lambda: sm.train_step(x, y), "torch": lambda: tr.train_step(tx, ty)}
+    infer_fns = {"smearnet": lambda: sm.predict(x), "torch": lambda: tr.predict(tx)}
+    if nn is not None:
+        diff = max(diff, float(np.abs(nn.predict(x).ravel() - tr.predict(tx).numpy().ravel()).max()))
+        train_fns["nn"] = lambda: nn.train_step(x, y)
+        infer_fns["nn"] = lambda: nn.predict(x)
+    train = alternate(train_fns, warmup, rounds)
+    infer = alternate(infer_fns, warmup, rounds)
     fwd_flops, train_flops = count_flops(spec)
     res: dict[str, Any] = dict(model=name, batch=n, input=list(spec["input"]), max_abs_output_diff=diff)
     for what, t, flops in (("train", train, train_flops), ("infer", infer, fwd_flops)):
-        for fw in ("smearnet", "torch"):
+        for fw in t:
             res[f"{what}_{fw}_img_s"] = n / t[fw]
             res[f"{what}_{fw}_gflop_s"] = flops / t[fw] / 1e9
         res[f"{what}_ratio"] = t["torch"] / t["smearnet"]
+        if "nn" in t:
+            res[f"{what}_nn_ratio"] = t["torch"] / t["nn"]
     return res
 
 
@@ -496,6 +558,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-convs", action="store_true", help="skip the conv2d-alone timings")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     ap.add_argument("--profile", action="store_true", help="print smearnet's per-op time and exit")
+    ap.add_argument("--nn", action="store_true",
+                    help="also time the model built with smearnet.Sequential (fit on one batch)")
     ap.add_argument("--by-shape", action="store_true", help="profile: one line per op and output shape")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "engine.json")
     ap.add_argument("--_memory-child", nargs=2, help=argparse.SUPPRESS)
@@ -515,7 +579,8 @@ def main(argv: list[str] | None = None) -> None:
     env = dict(python=platform.python_version(), numpy=np.__version__, torch=torch.__version__,
                threads=args.threads, torch_threads=torch.get_num_threads(), cpus=os.cpu_count(),
                OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"),
-               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS"))
+               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS"),
+               load_average_before=os.getloadavg())
     gemm = matmul_gflops(args.threads)
     print(f"float32 GEMM 2048^3: numpy {gemm['numpy']:.1f} GFLOP/s, torch {gemm['torch']:.1f} GFLOP/s "
           f"({args.threads} threads)")
@@ -529,7 +594,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {'layer':44s} {'smearnet ms':>12s} {'torch ms':>10s} {'ratio':>7s}")
             for r in rows:
                 print(f"  {r['layer']:44s} {r['smearnet_ms']:12.1f} {r['torch_ms']:10.1f} {r['ratio']:7.2f}")
-        res = bench_model(name, args.warmup, args.rounds)
+        res = bench_model(name, args.warmup, args.rounds, args.nn)
         if not args.no_memory:
             for fw in ("smearnet", "torch"):
                 res[f"train_{fw}_peak_mb"] = peak_memory(name, fw)
@@ -543,9 +608,16 @@ def main(argv: list[str] | None = None) -> None:
             gs, gt = res[f"{what}_smearnet_gflop_s"], res[f"{what}_torch_gflop_s"]
             print(f"  {what:10s} {s:15.1f} {t:12.1f} {res[f'{what}_ratio']:7.2f} "
                   f"{gs:16.1f} ({100 * gs / peak:4.0f}%) {gt:14.1f}")
+            if f"{what}_nn_img_s" in res:
+                print(f"  {what + ' (nn)':10s} {res[f'{what}_nn_img_s']:15.1f} {t:12.1f} "
+                      f"{res[f'{what}_nn_ratio']:7.2f}   via smearnet.Sequential")
         if not args.no_memory:
             print(f"  peak memory growth of a training step: smearnet {res['train_smearnet_peak_mb']:.0f} MB, "
                   f"torch {res['train_torch_peak_mb']:.0f} MB")
+    results["env"]["load_average_after"] = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min) before {env['load_average_before']}, "
+          f"after {results['env']['load_average_after']} on {os.cpu_count()} CPUs: other processes "
+          "competing for the cores slow both frameworks and make the ratios noisy")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {args.json}")
