@@ -47,8 +47,9 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Array, running_var: 
         centred = None
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
     scale = inv_std if g_t is None else inv_std * g_t.data  # y = centred * scale + beta
-    if centred is not None:
-        out = centred * scale
+    if centred is not None:  # reuse the temporary: backward recomputes it rather than keep it
+        out = np.multiply(centred, scale, out=centred)
+        del centred
     else:
         out = x2 * scale
         out -= mean * scale
@@ -63,11 +64,10 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Array, running_var: 
         want_b = b_t is not None and b_t.requires_grad
         gx = gg = gb = None
         gsum = np.einsum("ic->c", g2) if want_b or (want_x and training) else None
+        centred = None
         if want_g or (want_x and training):  # sum(g * xhat) per channel, xhat never materialised
-            if centred is not None:
-                sum_g_xhat = np.einsum("ic,ic->c", g2, centred) * inv_std
-            else:
-                sum_g_xhat = (np.einsum("ic,ic->c", g2, x2) - mean * np.einsum("ic->c", g2)) * inv_std
+            centred = x2 - mean
+            sum_g_xhat = np.einsum("ic,ic->c", g2, centred) * inv_std
             gg = sum_g_xhat if want_g else None
         if want_b:
             gb = gsum
@@ -75,7 +75,7 @@ def batch_norm(x: Any, gamma: Any, beta: Any, running_mean: Array, running_var: 
             gx = g2 * scale
             if training:  # the batch statistics depend on x too:
                 # gx = scale * (g - mean(g) - xhat * mean(g * xhat))
-                gx -= centred * (scale * inv_std * sum_g_xhat / m)
+                gx -= np.multiply(centred, scale * inv_std * sum_g_xhat / m, out=centred)
                 gx -= scale * gsum / m
             gx = gx.reshape(x.shape)
         return gx, gg, gb
