@@ -206,3 +206,15 @@ def test_unwritable_or_full_cache_folder_is_a_one_line_error(small_set, tmp_path
         load_dataset(root, 16, progress=False)
     assert "\n" not in str(e.value)
     assert not list((tmp_path / "home" / "cache").iterdir())
+
+
+def test_damaged_cache_is_rebuilt(small_set, home):
+    root, _ = small_set
+    ds = load_dataset(root, 16, progress=False)
+    (ds.cache_dir / "index.json").write_text("{not json")
+    again = load_dataset(root, 16, progress=False)
+    assert again.built and again.cache_dir == ds.cache_dir
+    with open(again.cache_dir / "images.npy", "r+b") as f:
+        f.truncate(1000)  # a cut file: its shape no longer matches the index
+    third = load_dataset(root, 16, progress=False)
+    assert third.built and np.array_equal(np.asarray(third.images), np.asarray(ds.images))

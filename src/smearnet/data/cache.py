@@ -256,5 +256,7 @@ def load_dataset(source: str | os.PathLike, image_size: int = 133, progress: boo
     final = cache_dir_for(src, image_size, interpolation)
     ds = _try_load(final, src)
     if ds is None:
+        if final.exists():  # renamed into place complete, so now damaged (or an old version)
+            shutil.rmtree(final, ignore_errors=True)
         ds = _build(src, final, int(image_size), interpolation, progress, workers)
     return ds
