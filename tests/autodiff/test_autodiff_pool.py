@@ -129,3 +129,11 @@ def test_pooling_assignment_shapes():
     x = np.zeros((2, 66, 66, 4), dtype=np.float32)
     assert ad.max_pool2d(x, 2).shape == (2, 33, 33, 4)
     assert ad.max_pool2d(np.zeros((1, 16, 16, 1)), 2).shape == (1, 8, 8, 1)
+
+
+@pytest.mark.parametrize("op", [ad.max_pool2d, ad.avg_pool2d])
+def test_pooling_rejects_padding_as_large_as_the_window(op):
+    with pytest.raises(ValueError, match="padding"):
+        op(np.zeros((1, 4, 4, 1)), 2, 1, 2)
+    with pytest.raises(ValueError):
+        op(np.zeros((4, 4, 1)), 2)

@@ -4,7 +4,10 @@ Forward: the padded input is viewed as sliding windows with ``np.lib.stride_tric
 copy), gathered once into a ``(N*OH*OW, KH*KW*C)`` matrix and multiplied by the kernel
 reshaped to ``(KH*KW*C, F)``. Backward: the kernel gradient is one GEMM with the same matrix;
 the input gradient is one GEMM back to window space followed by ``KH*KW`` strided adds, one
-per kernel offset, so overlapping windows add up (no ``np.add.at`` scatter).
+per kernel offset, so overlapping windows add up (no ``np.add.at`` scatter); for stride 1 and
+few input channels it is instead a "full" convolution of the gradient with the flipped kernel
+(again one im2col and one GEMM). Each choice below was kept because it measured faster on the
+benchmark's layer shapes (``benchmarks/bench_engine.py``).
 """
 
 from __future__ import annotations

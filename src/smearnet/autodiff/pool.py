@@ -2,7 +2,8 @@
 
 Windows are visited one kernel offset at a time with strided slices (``KH*KW`` whole-array
 ops, no Python loop over pixels): the forward keeps a running max / sum, the backward adds
-each offset's share back with a strided ``+=`` so overlapping windows accumulate.
+each offset's share back with a strided ``+=`` so overlapping windows accumulate (or assigns
+it, when the windows tile the input and no pixel is shared).
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from .conv import Padding, _pair, conv_output_size, pad_nhwc, resolve_padding, w
 from .tensor import Array, Tensor, make, to_tensor
 
 
-def _geometry(x: Tensor, pool_size: Any, strides: Any, padding: Padding):
+def _geometry(x: Tensor, pool_size: Any, strides: Any, padding: Padding
+              ) -> tuple[tuple[int, int], tuple[int, int], Any, tuple[int, int]]:
+    """Window, stride, ``((top, bottom), (left, right))`` padding and output size."""
     if x.ndim != 4:
         raise ValueError(f"pooling needs an (N, H, W, C) input, got shape {x.shape}")
     k = _pair(pool_size, "pool_size")
     s = k if strides is None else _pair(strides, "strides")
     pads = resolve_padding(padding, x.shape[1:3], k, s)
+    if max(pads[0]) >= k[0] or max(pads[1]) >= k[1]:  # a window of padding only has no value
+        raise ValueError(f"pooling padding {pads} must be smaller than the window {k}")
     out_hw = (conv_output_size(x.shape[1], k[0], s[0], pads[0]),
               conv_output_size(x.shape[2], k[1], s[1], pads[1]))
     return k, s, pads, out_hw
