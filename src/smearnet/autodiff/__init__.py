@@ -15,8 +15,11 @@ from .norm import batch_norm
 from .pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from .reduce import max, mean, sum
 from .shape import concatenate, flatten, getitem, pad, reshape, stack, transpose
+from .memory import tune_allocator
 from .tensor import (NoGradientError, Tensor, default_dtype, is_grad_enabled, make, no_grad,
                      precision, tensor, to_tensor)
+
+tune_allocator()  # keep large freed buffers in the process: no page faults every step
 
 __all__ = [
     "Tensor", "tensor", "to_tensor", "make", "no_grad", "is_grad_enabled", "precision",
