@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .blas import matmul as _mm
 from .tensor import Array, Tensor, make, to_tensor
 
 
@@ -156,7 +157,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     Shape: ``(..., n, k) @ (..., k, m) -> (..., n, m)``; batch dimensions broadcast.
     """
     a, b = to_tensor(a), to_tensor(b)
-    out = a.data @ b.data
+    out = _mm(a.data, b.data)  # small products on one BLAS thread (see blas.py)
 
     def vjp(g: Array) -> tuple[Array | None, Array | None]:
         ad, bd, gg = a.data, b.data, g
@@ -170,9 +171,9 @@ def matmul(a: Any, b: Any) -> Tensor:
             gg = gg[..., None, :]
         ga = gb = None
         if a.requires_grad:
-            ga = unbroadcast(gg @ np.swapaxes(bd, -1, -2), ad.shape).reshape(a.shape)
+            ga = unbroadcast(_mm(gg, np.swapaxes(bd, -1, -2)), ad.shape).reshape(a.shape)
         if b.requires_grad:
-            gb = unbroadcast(np.swapaxes(ad, -1, -2) @ gg, bd.shape).reshape(b.shape)
+            gb = unbroadcast(_mm(np.swapaxes(ad, -1, -2), gg), bd.shape).reshape(b.shape)
         return ga, gb
 
     return make(out, (a, b), vjp, "matmul")
