@@ -68,13 +68,26 @@ _BUILD = textwrap.dedent("""
                 peak_child[pid] = max(peak_child.get(pid, 0.0), hwm_mb(pid))
     threading.Thread(target=sample, daemon=True).start()
 
+    def cpu_s(pid, children=False):  # utime+stime (or cutime+cstime: reaped children)
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        i = 13 if children else 11
+        return (int(f[i]) + int(f[i + 1])) / os.sysconf("SC_CLK_TCK")
+
     t0 = time.perf_counter()
     from smearnet.data import load_dataset
     t1 = time.perf_counter()
+    c1 = os.times()
     ds = load_dataset(sys.argv[1], int(sys.argv[2]), progress=False, workers=int(sys.argv[3]))
     t2 = time.perf_counter()
+    c2 = os.times()
     done.set()
+    time.sleep(0.3)  # let the fork server reap its workers
+    # workers are the fork server's children: their CPU time is in its cutime/cstime
+    servers = [p for p in descendants(os.getpid()) if "forkserver" in open(f"/proc/{p}/cmdline").read()]
+    worker_cpu = sum(cpu_s(p, children=True) for p in servers)
+    main_cpu = (c2.user + c2.system) - (c1.user + c1.system) + (c2.children_user + c2.children_system) - (c1.children_user + c1.children_system)
     print(json.dumps({"n": len(ds), "built": ds.built, "import_s": t1 - t0, "load_s": t2 - t1,
+                      "main_cpu_s": main_cpu, "worker_cpu_s": worker_cpu,
                       "main_hwm_mb": hwm_mb(os.getpid()),
                       "worker_max_rss_mb": max(peak_child.values(), default=0.0),
                       "cache_mb": ds.images.nbytes / 2**20, "cache_dir": str(ds.cache_dir)}))
@@ -114,19 +127,20 @@ def run_child(code: str, *args: str, env: dict) -> tuple[dict, float]:
     return json.loads(out.stdout.strip().splitlines()[-1]), time.perf_counter() - t
 
 
-def plain_loop(root: Path, size: int) -> tuple[int, float]:
-    """The assignment's recipe, one process: list, open, convert, resize, store (uint8)."""
+def plain_loop(root: Path, size: int) -> tuple[int, float, float]:
+    """The assignment's recipe, one process: list, open, convert, resize, store (uint8).
+    Returns (images, wall seconds, CPU seconds)."""
     import numpy as np
     from PIL import Image
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     files = [root / c / f for c in ("Parasitized", "Uninfected")
              for f in sorted(os.listdir(root / c)) if f.endswith(".png")]
     out = np.zeros((len(files), size, size, 3), dtype=np.uint8)
     for i, f in enumerate(files):
         with Image.open(f) as im:
             out[i] = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
-    return len(files), time.perf_counter() - t
+    return len(files), time.perf_counter() - t, time.process_time() - c
 
 
 def warm_page_cache(root: Path) -> float:
@@ -152,19 +166,22 @@ def main() -> None:
     print(f"warm-up read of every file: {warm_page_cache(root):.1f} s")
     home = Path(tempfile.mkdtemp(prefix="smearnet-bench-"))
     env = dict(os.environ, SMEARNET_HOME=str(home))
-    plain_times, build_times, build = [], [], None
+    plain_times, build_times, plain_cpu, build_cpu, build = [], [], [], [], None
     try:
         for r in range(args.repeat):
-            n, secs = plain_loop(root, size)
+            n, secs, cpu = plain_loop(root, size)
             plain_times.append(secs)
-            print(f"[{r}] plain loop: {n} images in {secs:.1f} s = {n / secs:.0f} images/s "
-                  f"(load {os.getloadavg()[0]:.1f})")
+            plain_cpu.append(cpu)
+            print(f"[{r}] plain loop: {n} images in {secs:.1f} s = {n / secs:.0f} images/s, "
+                  f"CPU {cpu:.1f} s (load {os.getloadavg()[0]:.1f})")
             shutil.rmtree(home / "cache", ignore_errors=True)
             build, wall = run_child(_BUILD, str(root), str(size), str(args.workers), env=env)
             build_times.append(build["load_s"])
+            build_cpu.append(build["main_cpu_s"] + build["worker_cpu_s"])
             print(f"[{r}] cache build, {args.workers} workers: {build['n']} images in "
-                  f"{build['load_s']:.1f} s = {build['n'] / build['load_s']:.0f} images/s "
-                  f"(load {os.getloadavg()[0]:.1f})")
+                  f"{build['load_s']:.1f} s = {build['n'] / build['load_s']:.0f} images/s, "
+                  f"CPU {build['main_cpu_s']:.1f} s main + {build['worker_cpu_s']:.1f} s "
+                  f"workers (load {os.getloadavg()[0]:.1f})")
         best_plain, best_build = min(plain_times), min(build_times)
         speedup = best_plain / best_build
         warm, warm_wall = run_child(_BUILD, str(root), str(size), "1", env=env)
@@ -179,6 +196,8 @@ def main() -> None:
         "images": n, "image_size": size, "workers": args.workers,
         "plain_loop_images_per_s": n / best_plain, "cache_build_images_per_s": n / best_build,
         "speedup": speedup, "plain_seconds": plain_times, "build_seconds": build_times,
+        "plain_cpu_seconds": plain_cpu, "build_cpu_seconds": build_cpu,
+        "load_average_end": os.getloadavg()[0],
         "warm_load_s": warm["load_s"], "warm_load_process_s": warm_wall,
         "import_s": warm["import_s"], "cache_mb": build["cache_mb"],
         "build_main_peak_rss_mb": build["main_hwm_mb"],
@@ -188,6 +207,10 @@ def main() -> None:
     print()
     print(f"cache build: {n / best_build:.0f} images/s vs plain loop {n / best_plain:.0f} "
           f"images/s: {speedup:.2f}x  (target >= 1.7x)")
+    cpu_ratio = min(build_cpu) / min(plain_cpu)
+    print(f"CPU time: build {min(build_cpu):.1f} s (all processes) vs plain "
+          f"{min(plain_cpu):.1f} s: {cpu_ratio:.2f}x the work; on {args.workers} free cores "
+          f"that is at best {args.workers / cpu_ratio:.2f}x the plain loop's speed")
     print(f"warm load: {warm['load_s']:.2f} s in-process, {warm_wall:.2f} s for the whole "
           f"process  (target < 3 s)")
     print(f"cache size: {build['cache_mb']:.0f} MiB")
