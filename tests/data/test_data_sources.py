@@ -30,9 +30,12 @@ def test_folder_labels_and_nonimages_ignored(small_set):
     assert ignored == [".DS_Store", ".DS_Store", "Thumbs.db", "Thumbs.db", "notes.txt"]
 
 
-def test_class_folders_any_letter_case(tmp_path, synth):
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_class_folders_any_letter_case(tmp_path, synth, as_zip):
     counts = synth.make_tree(tmp_path / "d", class_names=("PARASITIZED", "uninfected"), per_slide=1)
-    idx = index_source(tmp_path / "d")
+    src = synth.zip_tree(tmp_path / "d", tmp_path / "d.zip", prefix="Cell_Images/") if as_zip \
+        else tmp_path / "d"
+    idx = index_source(src)
     assert idx.class_counts == {"Parasitized": counts["PARASITIZED"],
                                 "Uninfected": counts["uninfected"]}
 
