@@ -24,7 +24,7 @@ RISE = 0.10
 
 def overfitting_report(history: dict[str, list[float]], train: dict[str, float] | None = None,
                        heldout: dict[str, float] | None = None, heldout_name: str = "test",
-                       best_epoch: int | None = None) -> dict[str, Any]:
+                       best_epoch: int | None = None, val_name: str = "validation") -> dict[str, Any]:
     """Gaps, lowest-validation-loss epoch and a one-sentence verdict.
 
     Args:
@@ -36,6 +36,8 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
         heldout_name: how to call them in the sentence.
         best_epoch: 1-based epoch whose weights the final model has (after early stopping);
             defaults to the last epoch.
+        val_name: what the history's ``val_*`` entries measured ("validation", or "test
+            (monitored)" when a run without a validation part scored its test images each epoch).
 
     Returns:
         dict with ``verdict`` ("no overfitting" | "mild overfitting" | "overfitting" |
@@ -74,7 +76,7 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
     ratio_big = tl > 0 and hl > LOSS_RATIO * tl and loss_gap > 0.02
     if ta < 0.75 and acc_gap < MILD_GAP:
         verdict = "underfitting"
-    elif acc_gap >= CLEAR_GAP or (ratio_big and acc_gap >= MILD_GAP):
+    elif acc_gap >= CLEAR_GAP:
         verdict = "overfitting"
     elif acc_gap >= MILD_GAP or ratio_big or (rising and best_epoch > best_val_epoch):
         verdict = "mild overfitting"
@@ -84,7 +86,8 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
     parts = [f"train accuracy {ta:.3f} vs {heldout_name} {ha:.3f} (gap {100 * acc_gap:+.1f} points)",
              f"train loss {tl:.4f} vs {heldout_name} {hl:.4f}"]
     if best_val_epoch is not None:
-        tail = f"validation loss was lowest ({best_val:.4f}) at epoch {best_val_epoch} of {epochs}"
+        what = "validation loss" if val_name == "validation" else "test loss (scored after each epoch)"
+        tail = f"{what} was lowest ({best_val:.4f}) at epoch {best_val_epoch} of {epochs}"
         if rising:
             tail += f" and had climbed to {final_val:.4f} by the end"
             if best_epoch == best_val_epoch:
@@ -102,5 +105,5 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
         "train_loss": tl, "train_accuracy": ta, "heldout_loss": hl, "heldout_accuracy": ha,
         "heldout_name": heldout_name, "loss_gap": loss_gap, "accuracy_gap": acc_gap,
         "best_val_epoch": best_val_epoch, "best_val_loss": best_val, "final_val_loss": final_val,
-        "val_loss_rising": rising,
+        "val_loss_rising": rising, "val_name": val_name,
     }

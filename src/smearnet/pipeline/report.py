@@ -17,6 +17,7 @@ import numpy as np
 
 from . import plots, run_dir as rd
 from .evaluate import roc_points
+from .overfit import overfitting_report
 
 PREDICTIONS = "test_predictions.csv"
 
@@ -108,6 +109,17 @@ def build_report(run: str | Path, redraw: bool = True) -> Path:
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run / name} is missing (is {run} a finished smearnet run?)")
     config, history, metrics = (rd.read_json(run / n) for n in (rd.CONFIG, rd.HISTORY, rd.METRICS))
+    if metrics.get("train_eval") and metrics.get("test") and "history" in history:
+        # re-derive the verdict from the stored numbers (keeps old runs in step with the rules)
+        t, te = metrics["test"], metrics["train_eval"]
+        over = overfitting_report(history["history"], train=te,
+                                  heldout={"loss": t["loss"], "accuracy": t["accuracy"]},
+                                  heldout_name="test", best_epoch=history.get("best_epoch"),
+                                  val_name=history.get("val_name", "validation"))
+        over["train_note"] = f" ({te['n']} images, inference mode)"
+        if over != metrics.get("overfitting"):
+            metrics["overfitting"] = over
+            rd.write_json(run / rd.METRICS, metrics)
     if redraw:
         redraw_plots(run, history, metrics)
     page = render(run, config, history, metrics)
@@ -166,7 +178,8 @@ def _overfit(o: dict[str, Any]) -> str:
              f"{100 * o['accuracy_gap']:+.1f} points"]]
     extra = ""
     if o.get("best_val_epoch"):
-        extra = (f"<p>Lowest validation loss {o['best_val_loss']:.4f} at epoch {o['best_val_epoch']} "
+        what = "validation" if o.get("val_name", "validation") == "validation" else "monitored test"
+        extra = (f"<p>Lowest {what} loss {o['best_val_loss']:.4f} at epoch {o['best_val_epoch']} "
                  f"of {o['epochs']}; last epoch {o['final_val_loss']:.4f}.</p>")
     note = o.get("train_note", "")
     return (f'<div class="verdict"><p class="big"><b>{html.escape(o["verdict"].capitalize())}.</b> '

@@ -237,9 +237,10 @@ def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: An
                   "accuracy": float(np.mean((p_tr >= threshold) == (labels[tr] == 1))), "n": int(len(tr))}
 
     history = state.history
+    val_name = "test (monitored)" if monitor_test else "validation"
     over = overfitting_report(history, train=train_eval,
                               heldout={"loss": test["loss"], "accuracy": test["accuracy"]},
-                              heldout_name="test", best_epoch=best_epoch)
+                              heldout_name="test", best_epoch=best_epoch, val_name=val_name)
     over["train_note"] = f" ({train_eval['n']} images, inference mode)"
 
     meta = inference.model_metadata(
@@ -260,7 +261,6 @@ def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: An
         "train_images_per_second": n_seen / train_seconds if train_seconds else None,
         "inference_images_per_second": len(test_idx) / infer_seconds if infer_seconds else None,
     }
-    val_name = "test (monitored)" if monitor_test else "validation"
     rd.write_json(run / rd.HISTORY, {"history": history, "epoch_seconds": state.epoch_seconds,
                                      "best_epoch": best_epoch, "epochs": state.epochs_done,
                                      "stopped_early": state.stopped_early, "val_name": val_name})
