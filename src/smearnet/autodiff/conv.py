@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .blas import matmul as _mm
 from .tensor import Array, Tensor, make, to_tensor
 
 Padding = str | int | tuple[Any, Any]
@@ -163,9 +164,9 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
     cols = im2col(xp, (kh, kw), s, (oh, ow), ones_column=fold)
     w2 = w.data.reshape(kk, f)
     if fold:
-        out = cols @ np.concatenate([w2, b.data[None, :]])
+        out = _mm(cols, np.concatenate([w2, b.data[None, :]]))
     else:
-        out = cols @ w2
+        out = _mm(cols, w2)
         if b is not None:
             out += b.data
     if activation == "relu":
@@ -182,7 +183,7 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
         if w.requires_grad or (fold and b.requires_grad):
             # OpenBLAS is up to ~10x slower on this reduction when the result has few rows
             # (the first layer: 28 x 128), so give the result its larger side as rows.
-            gwb = cols.T @ g2 if cols.shape[1] >= f else np.ascontiguousarray((g2.T @ cols).T)
+            gwb = _mm(cols.T, g2) if cols.shape[1] >= f else np.ascontiguousarray(_mm(g2.T, cols).T)
             gw, gb = gwb[:kk].reshape(kh, kw, c, f), (gwb[kk] if fold else None)
         if b is not None and not fold and b.requires_grad:
             gb = np.einsum("ic->c", g2)  # faster than g2.sum(axis=0) for few columns
@@ -190,7 +191,7 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple[int, int] = 1,
             if s == (1, 1) and c < 64 and max(pads[0]) < kh and max(pads[1]) < kw:
                 gx = _input_grad_transposed(g2.reshape(n, oh, ow, f), w.data, pads)
             else:
-                gx = _input_grad((g2 @ w2.T).reshape(n, oh, ow, kh, kw, c), xpshape, s, pads, xshape)
+                gx = _input_grad(_mm(g2, w2.T).reshape(n, oh, ow, kh, kw, c), xpshape, s, pads, xshape)
         return (gx, gw) if b is None else (gx, gw, gb)
 
     parents = (x, w) if b is None else (x, w, b)
@@ -239,4 +240,4 @@ def _input_grad_transposed(g: Array, w: Array, pads: Pads) -> Array:
     gp = pad_nhwc(g, ((kh - 1 - t, kh - 1 - b), (kw - 1 - l, kw - 1 - r)))
     h, wd = gp.shape[1] - kh + 1, gp.shape[2] - kw + 1
     flipped = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
-    return (im2col(gp, (kh, kw), (1, 1), (h, wd)) @ flipped).reshape(n, h, wd, c)
+    return _mm(im2col(gp, (kh, kw), (1, 1), (h, wd)), flipped).reshape(n, h, wd, c)
