@@ -128,3 +128,9 @@ def test_train_without_data_says_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SMEARNET_DATA", raising=False)
     monkeypatch.setenv("SMEARNET_HOME", str(tmp_path / "home"))
     one_line_error(capsys, ["train", "--out", str(tmp_path / "r")], "smearnet data download", "--data")
+
+
+def test_image_size_too_small_for_the_preset(labelled, tmp_path, capsys):
+    one_line_error(capsys, ["train", "--data", str(labelled), "--preset", "assignment", "--split", "random",
+                            "--image-size", "32", "--out", str(tmp_path / "r"), "-q"], "assignment", "32 px")
+    assert not (tmp_path / "r").exists()

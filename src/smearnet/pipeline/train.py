@@ -125,6 +125,7 @@ def default_data_source() -> str:
 def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = None) -> Path:
     """Run (or resume) one training run; returns the run folder. See the module docstring."""
     from smearnet.data import Augment, Batches, load_dataset
+    from smearnet.nn import NonFiniteLossError
 
     t_start = time.perf_counter()
     run, preset, config = _open_run(req)
@@ -144,8 +145,6 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
         split = Split.load(run / rd.SPLIT, ds.paths)
     else:
         split = make_split(ds, preset, seed, config.get("cv"))
-        run.mkdir(parents=True, exist_ok=True)
-        split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
     if len(split.train) == 0 or len(split.test) == 0:
         raise RunError(f"{source}: too few images for a train and a test part")
     monitor_test = len(split.val) == 0
@@ -156,9 +155,15 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
         for p in ("train", "val", "test") if p in summary)))
 
     steps = math.ceil(len(split.train) / preset.batch_size)
-    model = build_model(preset, seed, steps)
+    try:
+        model = build_model(preset, seed, steps)
+    except ValueError as exc:  # e.g. an --image-size too small for the preset's layers
+        raise RunError(f"preset {preset.name} at {preset.image_size} px: {exc}") from None
     config["model_summary"] = _summary_text(model)
     config["settings"] = _settings(preset, seed, source)
+    if not (req.resume and (run / rd.SPLIT).is_file()):  # nothing is written before the run can start
+        run.mkdir(parents=True, exist_ok=True)
+        split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
     rd.write_json(run / rd.CONFIG, config)
 
     state = TrainingState(patience=None if monitor_test else preset.early_stopping)
@@ -181,6 +186,8 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
             model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
                       callbacks=[callback], verbose=1 if req.progress else 0,
                       initial_epoch=state.epochs_done, shuffle=False)
+        except NonFiniteLossError as exc:
+            raise RunError(f"training diverged ({exc}); the checkpoint keeps the last finished epoch") from None
         except KeyboardInterrupt:
             if state.epochs_done:
                 print(f"\nstopped after epoch {state.epochs_done} of {preset.epochs}; continue with: "
