@@ -177,7 +177,7 @@ def evaluate_source(model: Any, source: Any, batch_size: int | None = None, prog
 
     meta = inference.info(model)
     ds = load_dataset(source, int(meta["image_size"]), progress=progress)
-    raw = inference.predict_raw(model, ds.images, batch_size=batch_size)
+    raw = inference.predict_raw(model, ds.images, batch_size=batch_size, progress=progress)
     prob = inference.to_probability(raw, meta["output"])
     m = classification_metrics(ds.labels, prob, float(meta["threshold"]), slides=ds.slides, ranking=raw)
     m["source"] = str(source)

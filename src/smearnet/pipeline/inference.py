@@ -124,23 +124,31 @@ def views(x: np.ndarray, tta: str | None) -> list[np.ndarray]:
 
 
 def predict_raw(model: Any, images: np.ndarray, batch_size: int | None = None,
-                tta: str | None = "model") -> np.ndarray:
+                tta: str | None = "model", progress: bool = False) -> np.ndarray:
     """Raw network output (N,) float64 for uint8 images (N, S, S, 3) at the model's size.
 
     Scales one batch at a time, so a memory-mapped cache is never loaded whole as float32.
     ``tta``: "model" = as the model's metadata says (default none), else None / "flips" /
-    "dihedral": the raw outputs of the views are averaged.
+    "dihedral": the raw outputs of the views are averaged. ``progress``: a bar on stderr.
     """
     if tta == "model":
         tta = (getattr(model, "metadata", None) or {}).get("tta")
     n = len(images)
     batch_size = batch_size or auto_batch(images.shape[1] if images.ndim == 4 else 64)
     raw = np.empty(n, dtype=np.float64)
+    bar = None
+    if progress and n > batch_size:
+        from tqdm import tqdm
+        bar = tqdm(total=n, unit="img", desc="scoring", leave=False)
     for start in range(0, n, batch_size):
         batch = scale(images[start:start + batch_size])
         outs = [np.asarray(model.predict(np.ascontiguousarray(v), batch_size=len(v))).reshape(len(v), -1)[:, 0]
                 for v in views(batch, tta)]
         raw[start:start + len(batch)] = np.mean(outs, axis=0)
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
     return raw
 
 
