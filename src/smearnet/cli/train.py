@@ -32,18 +32,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the archive downloaded by `smearnet data download`)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"model and training recipe (default: {DEFAULT_PRESET})")
-    p.add_argument("--epochs", type=_positive, default=None, help="number of epochs (maximum with early stopping)")
-    p.add_argument("--batch-size", type=_positive, default=None)
-    p.add_argument("--image-size", type=_positive, default=None, help="square input side in pixels")
+    p.add_argument("--epochs", type=_positive, default=None, metavar="N",
+                   help="number of epochs (maximum with early stopping)")
+    p.add_argument("--batch-size", type=_positive, default=None, metavar="N")
+    p.add_argument("--image-size", type=_positive, default=None, metavar="N", help="square input side in pixels")
     p.add_argument("--split", choices=["patient", "random"], default=None,
                    help="patient: train/val/test by slide (default except for the assignment); "
                         "random: image-level, as the assignment")
-    p.add_argument("--limit", type=_positive, default=None,
+    p.add_argument("--limit", type=_positive, default=None, metavar="N",
                    help="use at most N images (class proportions kept)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the split, weights, shuffling (default 0)")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the split, weights, shuffling (default 0)")
     p.add_argument("--out", metavar="DIR", default=None, help="run folder (default runs/<preset>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (default: the newest run with a checkpoint) "
+                   help="continue the run in --out (default: the newest run under runs/) "
                         "from its last finished epoch")
     p.add_argument("--cv", type=_positive, default=None, metavar="K",
                    help="grouped K-fold cross-validation by slide: K runs under --out, "

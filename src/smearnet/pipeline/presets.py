@@ -160,7 +160,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
         early_stopping=4, threshold="validation", dropout=0.2, bn_momentum=0.9),
     Preset(
         name="tiny",
-        description="two small conv blocks at 32 px, 2 epochs: a smoke test, not a model",
+        description="three small conv blocks at 32 px, 2 epochs: a smoke test, not a model",
         image_size=32, architecture="tiny", output="logit", loss="bce_logits",
         optimizer="adam", learning_rate=1e-2, epochs=2, batch_size=16, split="patient",
         fractions=(0.6, 0.2, 0.2), early_stopping=None, threshold="validation", bn_momentum=0.8),
