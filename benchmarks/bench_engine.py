@@ -554,7 +554,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", choices=[*MODELS, "all"], default="all")
     ap.add_argument("--rounds", type=int, default=8, help="timed steps per framework (median kept)")
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="threads for torch and for NumPy's OpenBLAS (default: all cores)")
     ap.add_argument("--no-convs", action="store_true", help="skip the conv2d-alone timings")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     ap.add_argument("--profile", action="store_true", help="print smearnet's per-op time and exit")
@@ -567,6 +568,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
     torch.set_num_threads(args.threads)
+    from smearnet.autodiff import blas
+    if blas._set is not None:  # NumPy's bundled OpenBLAS gets the same number of threads
+        blas._set(args.threads)
     if args._memory_child:
         _memory_child(*args._memory_child)
         return
@@ -612,7 +616,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {what + ' (nn)':10s} {res[f'{what}_nn_img_s']:15.1f} {t:12.1f} "
                       f"{res[f'{what}_nn_ratio']:7.2f}   via smearnet.Sequential")
         if not args.no_memory:
-            print(f"  peak memory growth of a training step: smearnet {res['train_smearnet_peak_mb']:.0f} MB, "
+            print("  peak memory growth of a training step: "
+                  f"smearnet {res['train_smearnet_peak_mb']:.0f} MB, "
                   f"torch {res['train_torch_peak_mb']:.0f} MB")
     results["env"]["load_average_after"] = os.getloadavg()
     print(f"\nload average (1, 5, 15 min) before {env['load_average_before']}, "

@@ -13,8 +13,8 @@ TOL = 1e-5  # batch norm's x-gradient sums nearly cancelling terms; 1e-5 is stil
 @pytest.mark.parametrize("shape", [(6, 3), (2, 3, 4, 3), (1, 5, 5, 2)])
 def test_batch_norm_training_gradcheck_and_torch(shape, vs_torch, torch):
     rng = np.random.default_rng(0)
-    x, gamma, beta = rng.standard_normal(shape), rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
     c = shape[-1]
+    x, gamma, beta = rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)
 
     def fn(a, g, b):
         return ad.batch_norm(a, g, b, np.zeros(c, np.float32), np.ones(c, np.float32), training=True)
