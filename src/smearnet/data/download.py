@@ -75,6 +75,7 @@ def _attempt(url: str, part: Path, size: int | None, timeout: float, bar) -> boo
     try:
         resp = urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as exc:
+        exc.close()
         if exc.code == 416 and have:  # nothing left to send: the part is already whole
             return True
         raise
