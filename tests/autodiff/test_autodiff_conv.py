@@ -63,7 +63,7 @@ CASES = [  # (x shape, kernel (kh, kw, f), stride, padding)
     ((3, 11, 9, 2), (5, 3, 2), (3, 2), "same"),
     ((1, 8, 8, 2), (2, 2, 3), 3, "valid"),  # stride > kernel: gaps between windows
     ((1, 9, 7, 2), (2, 3, 2), (3, 1), "valid"),  # gaps along one axis only
-    # stride 1 takes the transposed-convolution input gradient unless C >= 64 or pad >= kernel:
+    # stride 1 takes the transposed-convolution input gradient unless pad >= kernel:
     ((1, 5, 5, 64), (3, 3, 2), 1, "same"),
     ((1, 4, 4, 2), (2, 2, 2), 1, 3),
     ((2, 6, 5, 3), (2, 3, 2), 1, ((1, 0), (2, 0))),
