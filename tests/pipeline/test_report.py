@@ -10,6 +10,7 @@ from smearnet.cli import main
 from smearnet.pipeline import report, run_dir as rd
 from smearnet.pipeline.evaluate import classification_metrics
 from smearnet.pipeline.overfit import overfitting_report
+from smearnet.pipeline.presets import get_preset
 
 
 def fake_run(tmp_path):
@@ -25,7 +26,7 @@ def fake_run(tmp_path):
                "val_loss": [0.5, 0.35, 0.33], "val_accuracy": [0.75, 0.84, 0.85]}
     over = overfitting_report(history, train={"loss": 0.29, "accuracy": 0.87},
                               heldout={"loss": 0.31, "accuracy": test["accuracy"]})
-    rd.write_json(run / rd.CONFIG, {"preset": "cellnet", "command": "smearnet train --epochs 3",
+    rd.write_json(run / rd.CONFIG, {"preset": get_preset("cellnet").to_json(), "command": "smearnet train --epochs 3",
                                     "environment": {"numpy": np.__version__}, "settings": {"seed": 0}})
     rd.write_json(run / rd.HISTORY, {"history": history, "best_epoch": 3, "val_name": "validation"})
     rd.write_json(run / rd.METRICS, {
@@ -51,6 +52,7 @@ def test_report_is_self_contained_with_plots_and_verdict(tmp_path):
     assert "src=\"http" not in html and "<script" not in html
     assert over["sentence"].split(":")[0] in html
     assert "smearnet train --epochs 3" in html
+    assert "preset <b>cellnet</b>" in html and "{&#x27;name" not in html  # the name, not the dict
     for png in (rd.CURVES, rd.CONFUSION, rd.ROC):
         assert (run / png).stat().st_size > 1000
 

@@ -190,10 +190,12 @@ def _overfit(o: dict[str, Any]) -> str:
 def render(run: Path, config: dict[str, Any], history: dict[str, Any], metrics: dict[str, Any]) -> str:
     """The HTML page as a string (images read from ``run``)."""
     test = metrics.get("test", {})
+    preset = config.get("preset")
+    preset_name = preset.get("name") if isinstance(preset, dict) else preset  # config keeps the whole preset
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>smearnet run {html.escape(run.name)}"
              f"</title><style>{CSS}</style></head><body>",
              f"<h1>smearnet run <code>{html.escape(run.name)}</code></h1>",
-             f"<p class='muted'>preset <b>{html.escape(str(config.get('preset')))}</b>, "
+             f"<p class='muted'>preset <b>{html.escape(str(preset_name))}</b>, "
              f"{html.escape(str(config.get('started', '')))}; "
              f"{html.escape(str(config.get('description', '')))}</p>"]
     if test:
