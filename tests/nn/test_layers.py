@@ -146,3 +146,22 @@ def test_layer_config_round_trip(layer: layers.Layer) -> None:
     spec = LAYERS.serialize(layer)
     again = LAYERS.get(spec)
     assert type(again) is type(layer) and again.get_config() == layer.get_config()
+
+
+def test_conv_relu_layer_uses_the_fused_op_with_the_same_values_and_gradients() -> None:
+    x = np.random.default_rng(1).standard_normal((2, 9, 9, 3)).astype(np.float32)
+    fused = layers.Conv2D(4, 3, strides=2, activation="relu")
+    plain = layers.Conv2D(4, 3, strides=2)
+    fused(x), plain(x)
+    plain.kernel.data[...] = fused.kernel.data
+    plain.bias.data[...] = fused.bias.data + 0.1
+    fused.bias.data[...] += 0.1  # non-zero bias so relu cuts some outputs
+    out_f = fused(x, training=True)
+    out_p = ad.relu(plain(x, training=True))
+    assert out_f.op == "conv2d_relu"  # one fused op, not conv2d then relu
+    np.testing.assert_allclose(out_f.data, out_p.data, rtol=1e-6, atol=1e-6)
+    g = np.random.default_rng(2).standard_normal(out_f.shape).astype(np.float32)
+    out_f.backward(g)
+    out_p.backward(g)
+    np.testing.assert_allclose(fused.kernel.grad, plain.kernel.grad, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fused.bias.grad, plain.bias.grad, rtol=1e-5, atol=1e-5)

@@ -58,6 +58,9 @@ class Conv2D(Layer):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, rng) if self.use_bias else None
 
     def call(self, x: Tensor, training: bool) -> Tensor:
+        if self.activation is activations.relu:  # the engine fuses conv + bias + relu into one op
+            return ad.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding,
+                             activation="relu")
         out = ad.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding)
         return self.activation(out)
 
