@@ -112,10 +112,11 @@ def _panel(fig: Figure, rows: int, cols: int, k: int, img: np.ndarray, title: st
 
 def save_explanation(path: str | Path, image: np.ndarray, saliency: np.ndarray, title: str) -> Path:
     """A PNG with the cell and the cell with its saliency overlay side by side."""
-    fig = Figure(figsize=(4.4, 2.5))
+    fig = Figure(figsize=(4.4, 2.7))
     _panel(fig, 1, 2, 1, np.asarray(Image.fromarray(image).resize((160, 160), Image.BILINEAR)), "cell", 9)
     _panel(fig, 1, 2, 2, overlay(image, saliency), "saliency", 9)
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # keep the two-line title clear of the panel titles
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return Path(path)
