@@ -102,3 +102,44 @@ def test_dropout_gradcheck_with_fixed_mask():
     x = np.random.default_rng(4).standard_normal((3, 4))
     fn = lambda a: ad.dropout(a, 0.3, True, np.random.default_rng(5))  # noqa: E731 (same mask each call)
     assert max(ad.gradcheck(fn, x)) < 1e-6
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (2, 3, 4, 3), (2, 5, 40, 16)])
+def test_batch_norm_relu_fused_matches_separate_ops_gradcheck_and_torch(shape, grads, vs_torch, torch):
+    """activation="relu" equals relu(batch_norm(...)); the wide layout folds >= 512 floats per row."""
+    rng = np.random.default_rng(7)
+    c = shape[-1]
+    x, gamma, beta = rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)
+
+    def fused(a, g, b):
+        return ad.batch_norm(a, g, b, np.zeros(c, np.float32), np.ones(c, np.float32), True,
+                             activation="relu")
+
+    def separate(a, g, b):
+        return ad.relu(ad.batch_norm(a, g, b, np.zeros(c, np.float32), np.ones(c, np.float32), True))
+
+    out_f, g_f, _ = grads(fused, [x, gamma, beta])
+    out_s, g_s, _ = grads(separate, [x, gamma, beta])
+    np.testing.assert_allclose(out_f, out_s, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g_f, g_s):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    assert max(ad.gradcheck(fused, x, gamma, beta)) < TOL
+
+    def tfn(a, g, b):
+        y = torch.nn.functional.batch_norm(a.reshape(-1, c), None, None, g, b, training=True, eps=1e-3)
+        return torch.relu(y).reshape(a.shape)
+
+    vs_torch(fused, tfn, x, gamma, beta, tol=1e-8)
+
+
+def test_batch_norm_wide_layout_inference_matches_loop():
+    """Inference on a (N,H,W,C) input folded to wide rows equals the per-channel formula."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4, 50, 12)).astype(np.float32)
+    g, b = rng.standard_normal(12).astype(np.float32), rng.standard_normal(12).astype(np.float32)
+    rm, rv = rng.standard_normal(12).astype(np.float32), rng.uniform(0.5, 2, 12).astype(np.float32)
+    y = ad.batch_norm(x, g, b, rm, rv, training=False).data
+    ref = np.empty_like(x)
+    for k in range(12):
+        ref[..., k] = (x[..., k] - rm[k]) / np.sqrt(rv[k] + 1e-3) * g[k] + b[k]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
