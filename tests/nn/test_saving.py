@@ -125,3 +125,20 @@ def test_absurd_architecture_in_a_valid_file(tmp_path) -> None:
     _write(p, {}, {"format": FORMAT_MODEL, "architecture": arch, "compile": "null", "user_metadata": "{}"})
     with pytest.raises(ModelFileError, match="big.safetensors: cannot rebuild the architecture"):
         load_model(p)
+
+
+def test_model_file_gets_normal_permissions(tmp_path):
+    import os
+
+    import smearnet
+
+    model = smearnet.Sequential([smearnet.layers.Dense(2)], seed=0)
+    model.build((None, 3)) if hasattr(model, "build") else None
+    path = tmp_path / "m.safetensors"
+    old = os.umask(0o022)
+    try:
+        model.save(path)
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]

@@ -89,8 +89,19 @@ def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[s
     meta["checksum"] = _checksum(tensors, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)  # atomic: a reader never sees a half-written file
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600; give the usual mode
+        os.replace(tmp, path)  # atomic: a reader never sees a half-written file
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _model_entries(model: Sequential, metadata: dict[str, Any] | None, fmt: str) -> tuple[dict, dict]:
