@@ -184,3 +184,16 @@ def test_cli_download_with_mirror_url(server, archive, tmp_path, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
     assert rc == 2 and last.startswith("smearnet data: error: http://127.0.0.1")
     assert "SHA-256" in last and "removed the download" in last
+
+
+def test_no_network_does_not_promise_a_resume(tmp_path):
+    # nothing listens on this port: the first byte never arrives, so nothing can be resumed
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DownloadError) as err:
+        download(f"http://127.0.0.1:{port}/cell_images.zip", dest=tmp_path, progress=False,
+                 retries=0, backoff=0, sha256=None, size=None)
+    assert "resume" not in str(err.value)
+    assert not (tmp_path / "cell_images.zip.part").exists()

@@ -109,3 +109,17 @@ def test_fingerprint_tracks_names_sizes_and_mtimes(small_set):
     assert fp2 != fp
     f.rename(f.with_name("C5P1ThinF_renamed.png"))
     assert list_source(root).fingerprint() not in (fp, fp2)
+
+
+def test_truncated_zip_is_called_corrupt_or_truncated(small_set, tmp_path):
+    root, _ = small_set
+    whole = shutil.make_archive(str(tmp_path / "cells"), "zip", root.parent, root.name)
+    data = open(whole, "rb").read()
+    part = tmp_path / "cell_images.zip"
+    part.write_bytes(data[: len(data) // 2])  # a partial download: starts with PK, no directory
+    with pytest.raises(SourceError, match="corrupt or truncated"):
+        list_source(part)
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(b"\x00\x01 random bytes" * 10)
+    with pytest.raises(SourceError, match="not a folder or a zip archive"):
+        list_source(noise)

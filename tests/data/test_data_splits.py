@@ -148,3 +148,24 @@ def test_stratified_limit_and_remap():
     s = split_by_patient(slides[sub], labels[sub], seed=0).remap(sub)
     assert set(np.concatenate([s.train, s.val, s.test]).tolist()) == set(sub.tolist())
     s.check_disjoint(slides)
+
+
+@pytest.mark.parametrize("n", [16_703, 5000, 101, 7, 1])
+def test_part_counts_cover_every_image(n):
+    from smearnet.data.splits import part_counts
+
+    counts = part_counts([0.7, 0.15, 0.15], n)
+    assert sum(counts) == n and all(c >= 0 for c in counts)
+    assert part_counts([0.8, 0.0, 0.2], n)[1] == 0
+    assert sum(part_counts([0.5, 0.0, 0.25], 100)) == 75  # fractions below 1 leave the rest out
+
+
+def test_save_to_a_folder_leaves_no_temporary_file(tmp_path):
+    s = split_random(np.array([0, 1] * 10), 10, 5, 5, seed=0)
+    target = tmp_path / "empty"
+    target.mkdir()
+    paths = np.array([f"Parasitized/C{i}_x.png" for i in range(20)])
+    slides = np.array([f"C{i}" for i in range(20)])
+    with pytest.raises(IsADirectoryError):
+        s.save(target, paths, slides)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]

@@ -98,6 +98,19 @@ def _attempt(url: str, part: Path, size: int | None, timeout: float, bar) -> boo
     return total is None or done >= total
 
 
+def _resume_hint(part: Path) -> str:
+    """``"; run again to resume"`` only when some bytes were kept to resume from."""
+    try:
+        kept = part.stat().st_size
+    except OSError:
+        kept = 0
+    if kept:
+        return f"; {kept:,} bytes kept in {part}, run again to resume"
+    if part.exists():
+        part.unlink(missing_ok=True)  # an empty .part is nothing to resume
+    return ""
+
+
 def download(url: str = OFFICIAL_URL, dest: str | os.PathLike | None = None,
              sha256: str | None = OFFICIAL_SHA256, size: int | None = OFFICIAL_SIZE,
              filename: str | None = None, progress: bool = True, retries: int = 5,
@@ -135,11 +148,11 @@ def download(url: str = OFFICIAL_URL, dest: str | os.PathLike | None = None,
             except _TRANSIENT as exc:
                 if attempt == retries:
                     raise DownloadError(f"{url}: transfer failed after {retries + 1} attempts "
-                                        f"({exc}); run again to resume") from None
+                                        f"({exc}){_resume_hint(part)}") from None
             time.sleep(min(backoff * 2 ** attempt, 30.0))
         else:
-            raise DownloadError(f"{url}: transfer incomplete after {retries + 1} attempts; "
-                                "run again to resume")
+            raise DownloadError(f"{url}: transfer incomplete after {retries + 1} attempts"
+                                f"{_resume_hint(part)}")
     why = _mismatch(part, size, sha256)
     if why:
         part.unlink()  # never resume from, or rename, bytes that are wrong

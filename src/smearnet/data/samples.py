@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .decode import decode_resized
-from .errors import ImageError
+from .errors import ImageError, SourceError
 from .index import DataIndex
 from .sources import LABEL_NAMES
 
@@ -34,6 +34,8 @@ def sample_grid(index: DataIndex, out: str | os.PathLike, n: int = 16, cols: int
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    if n < 1 or cols < 1:
+        raise ValueError(f"need n >= 1 cells and cols >= 1 columns, got n={n}, cols={cols}")
     chosen = pick_samples(index.labels, n, seed)
     reader = index.source.reader() if index.source is not None else None
     tiles = []
@@ -45,6 +47,8 @@ def sample_grid(index: DataIndex, out: str | os.PathLike, n: int = 16, cols: int
             continue  # a file broken since indexing: leave it out of the picture
     if reader is not None:
         reader.close()
+    if not tiles:
+        raise SourceError(f"none of the {len(chosen)} cells drawn could be decoded")
     rows = max(1, -(-len(tiles) // cols))
     fig = Figure(figsize=(1.35 * cols, 1.75 * rows + 0.3), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)

@@ -183,7 +183,9 @@ def _list_folder(root: Path) -> Source:
 def _list_zip(path: Path) -> Source:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except zipfile.BadZipFile as exc:
+        raise SourceError(f"{path}: zip archive is corrupt or truncated ({exc})") from None
+    except OSError as exc:
         raise SourceError(f"{path}: not a readable zip archive ({exc})") from None
     rows: list[tuple[str, int, int, int]] = []
     ignored: list[str] = []
@@ -224,4 +226,17 @@ def list_source(source: str | os.PathLike) -> Source:
         return _list_folder(root)
     if zipfile.is_zipfile(root):
         return _list_zip(root)
+    if _starts_like_zip(root):
+        raise SourceError(f"{root}: zip archive is corrupt or truncated (a partial download?); "
+                          "download it again")
     raise SourceError(f"{root}: not a folder or a zip archive")
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """True when the file begins with a zip signature (``PK\\x03\\x04`` etc.)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")

@@ -85,9 +85,13 @@ class Split:
         self.check_disjoint(slides)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_json(paths, slides, labels), indent=1)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_json(paths, slides, labels), indent=1))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        finally:  # never leave the temporary file behind (e.g. ``path`` is a folder)
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -222,6 +226,22 @@ def group_kfold(slides: np.ndarray, labels: np.ndarray, k: int = 5, seed: int = 
         split.check_disjoint(slides)
         out.append(split)
     return out
+
+
+def part_counts(fractions, total: int) -> list[int]:
+    """Whole image counts for parts given as fractions of ``total``: floors, then the leftover
+    images go to the parts with the largest remainders (largest remainder method). Fractions
+    summing to 1 give counts that cover every image: none is lost to rounding."""
+    f = np.asarray(fractions, dtype=np.float64)
+    if np.any(f < 0) or f.sum() > 1.0 + 1e-6:
+        raise ValueError(f"fractions must be >= 0 and add up to at most 1, got {f.tolist()}")
+    exact = f * total
+    want = min(total, int(round(exact.sum())))
+    out = np.floor(exact + 1e-9).astype(np.int64)
+    short = want - int(out.sum())
+    if short > 0:
+        out[np.argsort(-(exact - out), kind="stable")[:short]] += 1
+    return [int(c) for c in out]
 
 
 def _count(n: float | int, total: int, what: str) -> int:

@@ -3,7 +3,6 @@ after ``--limit``, or one fold of a grouped cross-validation; and its summary fo
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = N
     grouped split) the validation part.
     """
     from smearnet.data import Split, group_kfold, split_by_patient, split_random, stratified_limit
+    from smearnet.data.splits import part_counts
 
     labels, slides = np.asarray(ds.labels), np.asarray(ds.slides)
     subset = stratified_limit(labels, preset.limit, seed) if preset.limit else np.arange(len(labels))
@@ -53,7 +53,7 @@ def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = N
             counts = np.array(preset.fractions, dtype=np.float64) * n
         if counts.sum() > n:  # fewer images than the preset's counts: keep the proportions
             counts = counts / counts.sum() * n
-        a, v, t = (int(math.floor(c)) for c in counts)
+        a, v, t = part_counts(counts / n if n else counts * 0, n)  # fractions summing to 1 cover every image
         split = split_random(labels[subset], a, t, v, seed=seed)
     elif preset.split == "patient":
         try:
