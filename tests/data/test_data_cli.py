@@ -71,7 +71,7 @@ def test_split_commands(small_set, tmp_path, capsys):
     assert main(["data", "split", "--data", str(root), "--out", str(tmp_path / "k.json"),
                  "--split", "kfold", "--k", "3"]) == 0
     assert sorted(p.name for p in tmp_path.glob("k-fold*.json")) == [
-        "k-fold0.json", "k-fold1.json", "k-fold2.json"]
+        "k-fold1.json", "k-fold2.json", "k-fold3.json"]
     assert main(["data", "split", "--data", str(root), "--out", str(tmp_path / "r.json"),
                  "--split", "random", "--limit", "20", "--fractions", "0.8", "0", "0.2"]) == 0
     r = json.loads((tmp_path / "r.json").read_text())
@@ -109,3 +109,20 @@ def test_grid_shows_both_classes(small_set):
     idx = index_source(small_set[0])
     chosen = pick_samples(idx.labels, 10, seed=0)
     assert np.sum(idx.labels[chosen] == 1) == 5 and len(set(chosen.tolist())) == 10
+
+
+def test_split_random_covers_every_image(small_set, tmp_path, capsys):
+    root, counts = small_set
+    out = tmp_path / "r.json"
+    assert main(["data", "split", "--data", str(root), "--out", str(out), "--split", "random"]) == 0
+    m = json.loads(out.read_text())
+    assert sum(m["parts"][p]["n_images"] for p in ("train", "val", "test")) == sum(counts.values())
+
+
+def test_samples_with_zero_cells_is_an_error(small_set, tmp_path, capsys):
+    root, _ = small_set
+    assert main(["data", "samples", "--data", str(root), "--out", str(tmp_path / "g.png"), "--n", "0"]) == 2
+    assert not (tmp_path / "g.png").exists()
+    from smearnet.data import index_source, sample_grid
+    with pytest.raises(ValueError):
+        sample_grid(index_source(root), tmp_path / "g.png", n=4, cols=0)

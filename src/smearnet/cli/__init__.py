@@ -9,8 +9,11 @@ Errors that are the user's (a missing path, a file that is not a model) are rais
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
+from collections.abc import Iterator
 
 VERB_MODULES = ["backprop", "data", "train", "evaluate", "predict", "explain", "report"]
 
@@ -19,10 +22,43 @@ class UsageError(Exception):
     """A problem with what the user asked for; printed as one line, exit code 2."""
 
 
+# OSErrors about a path the user named (an output that is a folder, a file where a folder is
+# needed...): printed as ``<file>: <problem>``, exit code 2. Other exceptions still raise.
+USER_PATH_ERRORS = (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError,
+                    FileNotFoundError)
+
+
+def path_error_line(exc: OSError) -> str:
+    """``<file>: <problem>`` for an OSError about a path (strerror lower-cased)."""
+    problem = (exc.strerror or str(exc)).strip()
+    problem = problem[:1].lower() + problem[1:]
+    return f"{exc.filename}: {problem}" if exc.filename is not None else problem
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show each warning as ``warning: <message>`` on stderr (no file/line noise): the one
+    warning format of every verb."""
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+        print(f"warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = show
+        yield
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``smearnet <verb>: error: <message>``, exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from smearnet import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="smearnet",
         description="Train, evaluate and use a malaria thin-smear cell classifier built on its own "
                     "autodiff engine.")
@@ -41,14 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad argument (one line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with one_line_warnings():
+            return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"smearnet {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except USER_PATH_ERRORS as exc:
+        if exc.filename is None:  # not about a path we were given: a genuine bug
+            raise
+        print(f"smearnet {args.verb}: error: {path_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"smearnet {args.verb}: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from smearnet.cli import UsageError
+from smearnet.cli.args import non_negative_int, output_dir
 
 DEFAULT_OUT = "backprop-bench"
 
@@ -27,14 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Part 2 (--bench): gradient of an L-layer chain by forward accumulation "
                     "(matrix-matrix Jacobian products) vs reverse accumulation (vector-Jacobian "
                     "products), timed over widths and depths, with fitted log-log slopes.")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=non_negative_int, default=None,
                    help="part 1 on random small numbers from this seed (default: a fixed example)")
     p.add_argument("--bench", action="store_true", help="run the part 2 benchmark instead of part 1")
     p.add_argument("--quick", action="store_true",
                    help="with --bench: small widths and depths only (a few seconds)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=lambda t: Path(output_dir(t)), default=None,
                    help=f"with --bench: folder for the CSV and PNG (default ./{DEFAULT_OUT})")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=non_negative_int, default=1,
                    help="with --bench: BLAS threads while timing (default 1; 0 = library default)")
     p.set_defaults(func=run)
 

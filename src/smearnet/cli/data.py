@@ -10,24 +10,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import sys
 import time
-import warnings
-from collections.abc import Iterator
 
-
-@contextlib.contextmanager
-def _one_line_warnings() -> Iterator[None]:
-    """Show each warning as ``warning: <message>`` on stderr (no file/line noise)."""
-    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
-        print(f"warning: {message}", file=sys.stderr)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", UserWarning)
-        warnings.showwarning = show
-        yield
+from smearnet.cli import one_line_warnings as _one_line_warnings  # the one format of all verbs
+from smearnet.cli.args import (fraction, http_url, int_at_least, non_negative_int, output_dir,
+                               output_file, positive_int, sha256_hex)
 
 
 def _source(args: argparse.Namespace) -> str:
@@ -82,6 +70,10 @@ def _split(args: argparse.Namespace) -> int:
     from smearnet.data import (group_kfold, index_source, split_by_patient, split_random,
                                stratified_limit)
 
+    if sum(args.fractions) > 1 + 1e-6 or sum(args.fractions) <= 0:
+        from smearnet.cli import UsageError
+
+        raise UsageError(f"--fractions {' '.join(map(str, args.fractions))}: must add up to at most 1")
     with _one_line_warnings():
         index = index_source(_source(args))
     sub = (stratified_limit(index.labels, args.limit, args.seed) if args.limit
@@ -93,17 +85,17 @@ def _split(args: argparse.Namespace) -> int:
         elif args.split == "kfold":
             splits = group_kfold(slides, labels, args.k, args.seed)
         else:
-            n = len(sub)
-            fr = args.fractions
-            splits = [split_random(labels, int(round(fr[0] * n)), int(round(fr[2] * n)),
-                                   int(round(fr[1] * n)), args.seed)]
+            from smearnet.data.splits import part_counts
+
+            a, v, t = part_counts(args.fractions, len(sub))  # fractions summing to 1: every image
+            splits = [split_random(labels, a, t, v, args.seed)]
     except ValueError as exc:
         from smearnet.cli import UsageError
 
         raise UsageError(str(exc)) from None
     for s in splits:
         full = s.remap(sub)
-        out = args.out if len(splits) == 1 else _fold_name(args.out, s.info["fold"])
+        out = args.out if len(splits) == 1 else _fold_name(args.out, s.info["fold"] + 1)
         full.save(out, index.paths, index.slides, index.labels)
         counts = ", ".join(
             f"{name} {len(idx):,} ({int(np.sum(index.labels[idx] == 1)):,} parasitized, "
@@ -114,6 +106,7 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _fold_name(path: str, fold: int) -> str:
+    """``split-fold3.json`` for the 1-based ``fold`` (as ``train --cv``'s ``fold-3``)."""
     stem, dot, ext = path.rpartition(".")
     return f"{stem}-fold{fold}.{ext}" if dot else f"{path}-fold{fold}"
 
@@ -141,45 +134,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="PATH", help=src_help)
     p.add_argument("--verify", action="store_true",
                    help="decode every image (building the cache) to find corrupt ones too")
-    p.add_argument("--image-size", type=int, default=133, metavar="N",
+    p.add_argument("--image-size", type=positive_int, default=133, metavar="N",
                    help="cache size used by --verify (default 133)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_summary)
 
     p = sub.add_parser("samples", help="save a grid of labelled example cells as PNG")
     p.add_argument("--data", metavar="PATH", help=src_help)
-    p.add_argument("--out", required=True, metavar="PNG")
-    p.add_argument("--n", type=int, default=16, help="number of cells (half per class)")
-    p.add_argument("--cols", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="PNG", type=output_file)
+    p.add_argument("--n", type=positive_int, default=16, help="number of cells (half per class)")
+    p.add_argument("--cols", type=positive_int, default=8)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.set_defaults(func=_samples)
 
     p = sub.add_parser("cache", help="decode and resize every image once into the cache")
     p.add_argument("--data", metavar="PATH", help=src_help)
-    p.add_argument("--image-size", type=int, default=133, metavar="N")
+    p.add_argument("--image-size", type=positive_int, default=133, metavar="N")
     p.add_argument("--interpolation", default="bilinear",
                    choices=["bilinear", "nearest", "bicubic", "area", "lanczos"])
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="decoding processes (default: all usable cores)")
     p.set_defaults(func=_cache)
 
     p = sub.add_parser("split", help="write a train/val/test split manifest")
     p.add_argument("--data", metavar="PATH", help=src_help)
-    p.add_argument("--out", required=True, metavar="JSON")
+    p.add_argument("--out", required=True, metavar="JSON", type=output_file)
     p.add_argument("--split", choices=["patient", "kfold", "random"], default="patient",
                    help="patient: grouped by slide (default); kfold: grouped k-fold; "
                         "random: the assignment's image-level split (leaks patients)")
-    p.add_argument("--fractions", type=float, nargs=3, default=[0.7, 0.15, 0.15],
+    p.add_argument("--fractions", type=fraction, nargs=3, default=[0.7, 0.15, 0.15],
                    metavar=("TRAIN", "VAL", "TEST"))
-    p.add_argument("--k", type=int, default=5, help="folds for --split kfold")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
+    p.add_argument("--k", type=int_at_least(2), default=5, help="folds for --split kfold")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use a class-stratified sample of N images (the assignment: 5000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.set_defaults(func=_split)
 
     p = sub.add_parser("download", help="fetch the official cell_images.zip, resumable, checked")
-    p.add_argument("--url", help="a mirror of the archive (default: the NLM address)")
-    p.add_argument("--dest", metavar="DIR", help="folder to save into (default $SMEARNET_HOME)")
-    p.add_argument("--sha256", help="expected SHA-256 if the mirror serves a different file")
-    p.add_argument("--size", type=int, help="expected size in bytes (with --sha256)")
+    p.add_argument("--url", type=http_url, help="a mirror of the archive (default: the NLM address)")
+    p.add_argument("--dest", metavar="DIR", type=output_dir, help="folder to save into (default $SMEARNET_HOME)")
+    p.add_argument("--sha256", type=sha256_hex, help="expected SHA-256 if the mirror serves a different file")
+    p.add_argument("--size", type=positive_int, help="expected size in bytes (with --sha256)")
     p.set_defaults(func=_download)

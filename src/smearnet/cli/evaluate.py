@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from smearnet.cli.args import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, metavar="PATH", help="labelled images: folder or zip")
     p.add_argument("--json", action="store_true",
                    help="print exactly one JSON object on stdout (progress goes to stderr)")
-    p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default: by image size)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per forward pass (default: by image size)")
     p.set_defaults(func=run)
 
 
