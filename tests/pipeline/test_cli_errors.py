@@ -134,3 +134,81 @@ def test_image_size_too_small_for_the_preset(labelled, tmp_path, capsys):
     one_line_error(capsys, ["train", "--data", str(labelled), "--preset", "assignment", "--split", "random",
                             "--image-size", "32", "--out", str(tmp_path / "r"), "-q"], "assignment", "32 px")
     assert not (tmp_path / "r").exists()
+
+
+def test_explain_samples_must_be_positive(untrained_model, labelled, tmp_path, capsys):
+    for n in ("0", "-3"):
+        one_line_error(capsys, ["explain", "--model", str(untrained_model), str(labelled), "--samples", n,
+                                "--out", str(tmp_path / "o")], "--samples")
+
+
+def test_outputs_that_are_the_wrong_kind_of_path_are_refused_before_work(untrained_model, labelled,
+                                                                         tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    one_line_error(capsys, ["explain", "--model", str(untrained_model), str(labelled), "--out", str(f)], "a_file")
+    one_line_error(capsys, ["train", "--data", str(labelled), "--out", str(f)], "a_file")
+    err = one_line_error(capsys, ["predict", "--model", str(untrained_model), str(labelled),
+                                  "--csv", str(tmp_path)], "--csv")
+    assert "folder" in err
+
+
+def test_train_refuses_a_non_empty_folder_that_is_not_a_run(labelled, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep me")
+    one_line_error(capsys, ["train", "--data", str(labelled), "--out", str(out), "-q"], "not empty")
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+
+
+def test_image_size_checked_before_caching(labelled, tmp_path, capsys, monkeypatch):
+    import smearnet.data
+
+    def no_cache(*a, **k):
+        raise AssertionError("the images were cached before the image size was checked")
+    monkeypatch.setattr(smearnet.data, "load_dataset", no_cache)
+    one_line_error(capsys, ["train", "--data", str(labelled), "--image-size", "7", "--limit", "4",
+                            "--out", str(tmp_path / "r"), "-q"], "7 px")
+
+
+def _fake_finished_run(run, preset="tiny", epochs=2):
+    from smearnet.pipeline import run_dir as rd
+
+    p = get_preset(preset).with_overrides(epochs=epochs)
+    rd.write_json(run / rd.CONFIG, {"preset": p.to_json(), "seed": 0, "data": None})
+    rd.write_json(run / rd.HISTORY, {"history": {"loss": [0.5] * epochs}, "epochs": epochs,
+                                     "stopped_early": False})
+    rd.write_json(run / rd.METRICS, {"test": {}})
+    (run / rd.MODEL).write_bytes(b"model")
+    return run
+
+
+def test_resume_refuses_another_preset_and_a_finished_run(tmp_path, capsys):
+    run = tmp_path / "r"
+    run.mkdir()
+    _fake_finished_run(run)
+    one_line_error(capsys, ["train", "--resume", "--out", str(run), "--preset", "cellnet"],
+                   "--preset tiny", "only --epochs")
+    one_line_error(capsys, ["train", "--resume", "--out", str(run)], "already finished after 2 epochs")
+    one_line_error(capsys, ["train", "--resume", "--out", str(run), "--epochs", "2"], "already finished")
+
+
+def test_predict_on_only_broken_files_is_a_usage_error(untrained_model, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (broken / "b.png").write_bytes(b"")
+    code = main(["predict", "--model", str(untrained_model), str(broken)])
+    cap = capsys.readouterr()
+    assert code == 2 and "Traceback" not in cap.err
+    lines = cap.err.strip().splitlines()
+    assert [ln.startswith("skipped ") for ln in lines[:-1]] == [True, True]
+    assert lines[-1].startswith("smearnet predict: error: no readable images in ")
+    assert "0 cells" not in cap.out
+
+
+def test_model_file_error_names_the_file_once(labelled, tmp_path, capsys):
+    fake = tmp_path / "bad.safetensors"
+    fake.write_bytes(b"\xff" * 8 + b"junk")
+    err = one_line_error(capsys, ["predict", "--model", str(fake), str(labelled)], "not a smearnet model")
+    assert err.count("bad.safetensors") == 1

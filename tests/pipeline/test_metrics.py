@@ -109,3 +109,12 @@ def test_slide_bootstrap_ci():
     assert lo < 0.8 < hi and hi - lo > 0.05
     m = classification_metrics(y, pred.astype(float), 0.5, slides=slides)
     assert m["accuracy_ci95"] == [lo, hi] and "95% CI" in format_metrics(m)
+
+
+@pytest.mark.parametrize("slides", [None, np.array(["C1"] * 6)])
+def test_accuracy_ci95_key_always_present(slides):
+    m = classification_metrics(np.array([0, 1, 0, 1, 1, 0]), np.array([.1, .9, .4, .6, .3, .2]), 0.5,
+                               slides=slides)
+    assert "accuracy_ci95" in m and m["accuracy_ci95"] is None
+    assert json.loads(json.dumps(m))["accuracy_ci95"] is None
+    format_metrics(m)  # a null interval prints without one

@@ -58,3 +58,21 @@ def test_needs_heldout_numbers():
         overfitting_report({"loss": [0.3], "accuracy": [0.9]})
     with pytest.raises(ValueError):
         overfitting_report({"loss": []}, heldout={"loss": 1, "accuracy": 0.5})
+
+
+def test_undertrained_run_with_a_gap_is_not_called_overfitting():
+    # the user's run: --limit 1500 --epochs 2, train 0.690 vs test 0.509
+    h = {"loss": [0.69, 0.62], "accuracy": [0.55, 0.66],
+         "val_loss": [0.70, 0.69], "val_accuracy": [0.5, 0.52]}
+    r = overfitting_report(h, train={"loss": 0.61, "accuracy": 0.690},
+                           heldout={"loss": 0.70, "accuracy": 0.509}, heldout_n=225)
+    assert r["verdict"] == "underfitting"
+    assert "undertrained" in r["sentence"] and "overfits" not in r["sentence"]
+    assert "Caution" not in r["sentence"]
+
+
+def test_small_test_set_gets_a_caution():
+    h = {"loss": [0.3, 0.1], "accuracy": [0.9, 0.99]}
+    r = overfitting_report(h, heldout={"loss": 0.4, "accuracy": 0.9}, heldout_n=40)
+    assert r["verdict"] == "overfitting" and r["small_heldout"]
+    assert "only 40 test cells" in r["sentence"] and "not meaningful" in r["sentence"]

@@ -86,3 +86,13 @@ def test_state_roundtrip(tmp_path):
 def test_summary_line(n, pos, text):
     from smearnet.pipeline.predict import summary_line
     assert summary_line(n, pos) == text
+
+
+def test_report_on_half_written_metrics_names_the_file(tmp_path, capsys):
+    run, _ = fake_run(tmp_path)
+    text = (run / rd.METRICS).read_text()
+    (run / rd.METRICS).write_text(text[: len(text) // 2])
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "metrics.json" in err and "not valid JSON" in err

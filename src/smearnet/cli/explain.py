@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from smearnet.cli import UsageError
+from smearnet.cli.args import output_dir, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,10 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "pixels and save a PNG with the cell and the saliency overlaid.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders")
     p.add_argument("--model", default=None, help="model file (default: the model shipped with smearnet)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs")
+    p.add_argument("--out", required=True, metavar="DIR", type=output_dir, help="folder for the PNGs")
     p.add_argument("--method", choices=["smoothgrad", "gradxinput"], default="smoothgrad",
                    help="SmoothGrad of gradient x input (default) or a single gradient x input")
-    p.add_argument("--samples", type=int, default=16, help="noisy copies per image for SmoothGrad")
+    p.add_argument("--samples", type=positive_int, default=16, help="noisy copies per image for SmoothGrad")
     p.set_defaults(func=run)
 
 
@@ -35,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no image files found in {', '.join(args.images)}")
     written, skipped = explain_files(model, files, args.out, method=args.method, samples=args.samples)
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}")
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not written:
+        raise UsageError(f"no readable images in {', '.join(args.images)} "
+                         f"({len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped)")
     for src, out, prob, label in written:
         print(f"{src} -> {out}  (P(parasitized) {prob:.3f}, {label})")
-    return 0 if written else 1
+    return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from smearnet.cli import UsageError
+from smearnet.cli.args import output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     p.add_argument("--model", default=None,
                    help="model file (default: the model shipped with smearnet)")
-    p.add_argument("--csv", metavar="OUT", default=None, help="also write the results to this CSV file")
+    p.add_argument("--csv", metavar="OUT", type=output_file, default=None, help="also write the results to this CSV file")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
     p.set_defaults(func=run)
 
@@ -46,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     pred = predict_files(model, files, progress=not args.quiet)
     for path, reason in pred.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not pred.paths:
+        raise UsageError(f"no readable images in {', '.join(args.paths)} "
+                         f"({len(pred.skipped)} file{'s' if len(pred.skipped) != 1 else ''} skipped)")
     if not args.quiet:
         for path, q, y in zip(pred.paths, pred.probabilities, pred.labels):
             print(f"{path}\t{q:.4f}\t{pred.class_names[int(y)]}")
     if args.csv:
         write_csv(args.csv, pred)
     print(pred.summary())
-    return 0 if pred.paths else 1
+    return 0

@@ -17,10 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from smearnet.pipeline.report import build_report
+    from smearnet.pipeline.run_dir import RunFileError
 
     try:
         out = build_report(args.run_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, RunFileError) as exc:
         raise UsageError(str(exc)) from None
     print(out)
     return 0

@@ -5,16 +5,7 @@ from __future__ import annotations
 import argparse
 
 from smearnet.cli import UsageError
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+from smearnet.cli.args import int_at_least, non_negative_int, output_dir, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,21 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the archive downloaded by `smearnet data download`)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"model and training recipe (default: {DEFAULT_PRESET})")
-    p.add_argument("--epochs", type=_positive, default=None, metavar="N",
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
                    help="number of epochs (maximum with early stopping)")
-    p.add_argument("--batch-size", type=_positive, default=None, metavar="N")
-    p.add_argument("--image-size", type=_positive, default=None, metavar="N", help="square input side in pixels")
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N")
+    p.add_argument("--image-size", type=positive_int, default=None, metavar="N", help="square input side in pixels")
     p.add_argument("--split", choices=["patient", "random"], default=None,
                    help="patient: train/val/test by slide (default except for the assignment); "
                         "random: image-level, as the assignment")
-    p.add_argument("--limit", type=_positive, default=None, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use at most N images (class proportions kept)")
-    p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the split, weights, shuffling (default 0)")
-    p.add_argument("--out", metavar="DIR", default=None, help="run folder (default runs/<preset>-<timestamp>)")
+    p.add_argument("--seed", type=non_negative_int, default=None, metavar="N", help="seed of the split, weights, shuffling (default 0)")
+    p.add_argument("--out", metavar="DIR", type=output_dir, default=None, help="run folder (default runs/<preset>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (default: the newest run under runs/) "
                         "from its last finished epoch")
-    p.add_argument("--cv", type=_positive, default=None, metavar="K",
+    p.add_argument("--cv", type=int_at_least(2), default=None, metavar="K",
                    help="grouped K-fold cross-validation by slide: K runs under --out, "
                         "mean +- std of the test figures in cv.json")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -70,6 +61,7 @@ def command_of(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from smearnet.pipeline.run_dir import RunFileError
     from smearnet.pipeline.train import RunError, TrainRequest, train
 
     req = TrainRequest(data=args.data, preset=args.preset, epochs=args.epochs,
@@ -82,6 +74,6 @@ def run(args: argparse.Namespace) -> int:
             cross_validate(req, args.cv)
         else:
             train(req)
-    except RunError as exc:
+    except (RunError, RunFileError) as exc:
         raise UsageError(str(exc)) from None
     return 0

@@ -68,6 +68,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
         "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp,
                       "matrix": [[tn, fp], [fn, tp]], "labels": list(CLASS_NAMES)},
     }
+    out["accuracy_ci95"] = None  # always present; null when undefined (fewer than 2 slides)
     if slides is not None:
         out["per_slide"] = per_slide_accuracy(y, pred, np.asarray(slides))
         if len(out["per_slide"]) >= 2:

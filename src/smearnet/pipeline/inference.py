@@ -66,7 +66,13 @@ def load_classifier(path: str | Path | None = None) -> Any:
     try:
         model = smearnet.load_model(path)
     except Exception as exc:  # any failure to parse means "not a model"
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        for name in (str(path), path.name):  # name the file once, not again inside the reason
+            if reason.startswith(name):
+                reason = reason[len(name):].lstrip(" :")
+                reason = reason[3:] if reason.startswith("is ") else reason
+                break
+        reason = reason[:200]
         raise ModelFileError(f"{path} is not a smearnet model ({reason})") from None
     meta = getattr(model, "metadata", None) or {}
     if "image_size" not in meta:

@@ -20,11 +20,18 @@ MILD_GAP, CLEAR_GAP = 0.02, 0.05
 LOSS_RATIO = 1.5
 # A validation loss this much above its minimum at the last epoch counts as "climbing again".
 RISE = 0.10
+# Training accuracy (inference mode) below this: the model has not learnt its own training
+# images (chance is about 0.5), so it is undertrained whatever the train/held-out gap. Checked
+# before any overfitting rule: a gap between two poor figures is not overfitting.
+UNDERFIT_ACCURACY = 0.75
+# Held-out sets smaller than this: a gap of a few points is within sampling noise.
+SMALL_HELDOUT = 100
 
 
 def overfitting_report(history: dict[str, list[float]], train: dict[str, float] | None = None,
                        heldout: dict[str, float] | None = None, heldout_name: str = "test",
-                       best_epoch: int | None = None, val_name: str = "validation") -> dict[str, Any]:
+                       best_epoch: int | None = None, val_name: str = "validation",
+                       heldout_n: int | None = None) -> dict[str, Any]:
     """Gaps, lowest-validation-loss epoch and a one-sentence verdict.
 
     Args:
@@ -38,6 +45,8 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
             defaults to the last epoch.
         val_name: what the history's ``val_*`` entries measured ("validation", or "test
             (monitored)" when a run without a validation part scored its test images each epoch).
+        heldout_n: number of held-out images; below ``SMALL_HELDOUT`` the sentence cautions
+            that the gap is not meaningful.
 
     Returns:
         dict with ``verdict`` ("no overfitting" | "mild overfitting" | "overfitting" |
@@ -74,7 +83,7 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
                   and final_val > best_val * (1 + RISE))
 
     ratio_big = tl > 0 and hl > LOSS_RATIO * tl and loss_gap > 0.02
-    if ta < 0.75 and acc_gap < MILD_GAP:
+    if ta < UNDERFIT_ACCURACY:  # first: a poorly fit training set is undertrained, not overfit
         verdict = "underfitting"
     elif acc_gap >= CLEAR_GAP:
         verdict = "overfitting"
@@ -97,13 +106,19 @@ def overfitting_report(history: dict[str, list[float]], train: dict[str, float] 
         "no overfitting": "No meaningful overfitting",
         "mild overfitting": "Mild overfitting",
         "overfitting": "Yes, the model overfits",
-        "underfitting": "No overfitting, but the model underfits (it does not fit even its training images well)",
+        "underfitting": "Not overfitting: the model is undertrained (it does not fit even its training "
+                        "images well; train for more epochs or on more images)",
     }[verdict]
     sentence = f"{lead}: " + ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1] + "."
+    small = heldout_n is not None and heldout_n < SMALL_HELDOUT
+    if small:
+        sentence += (f" Caution: with only {heldout_n} {heldout_name} cells the gap is within sampling "
+                     "noise and not meaningful.")
     return {
         "verdict": verdict, "sentence": sentence, "epochs": epochs, "best_epoch": best_epoch,
         "train_loss": tl, "train_accuracy": ta, "heldout_loss": hl, "heldout_accuracy": ha,
         "heldout_name": heldout_name, "loss_gap": loss_gap, "accuracy_gap": acc_gap,
         "best_val_epoch": best_val_epoch, "best_val_loss": best_val, "final_val_loss": final_val,
-        "val_loss_rising": rising, "val_name": val_name,
+        "val_loss_rising": rising, "val_name": val_name, "heldout_n": heldout_n,
+        "small_heldout": small,
     }

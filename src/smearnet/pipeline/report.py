@@ -115,7 +115,8 @@ def build_report(run: str | Path, redraw: bool = True) -> Path:
         over = overfitting_report(history["history"], train=te,
                                   heldout={"loss": t["loss"], "accuracy": t["accuracy"]},
                                   heldout_name="test", best_epoch=history.get("best_epoch"),
-                                  val_name=history.get("val_name", "validation"))
+                                  val_name=history.get("val_name", "validation"),
+                                  heldout_n=t.get("n"))
         over["train_note"] = f" ({te['n']} images, inference mode)"
         if over != metrics.get("overfitting"):
             metrics["overfitting"] = over
@@ -138,7 +139,7 @@ def _headline(test: dict[str, Any]) -> str:
             ["ROC-AUC", _num(test.get("roc_auc"))],
             ["test loss", _num(test.get("loss"))],
             ["cells", test["n"]], ["decision threshold", _num(test.get("threshold"), ".3f")]]
-    if "accuracy_ci95" in test:
+    if test.get("accuracy_ci95"):
         lo, hi = test["accuracy_ci95"]
         rows.insert(1, ["accuracy 95% CI (bootstrap over slides)", f"{100 * lo:.2f}% - {100 * hi:.2f}%"])
     return _table(["test figure", "value"], rows)

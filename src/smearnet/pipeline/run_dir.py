@@ -54,9 +54,12 @@ def new_run_dir(preset: str, out: str | Path | None = None, root: str | Path = "
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:  # never leave the temporary file behind
+        tmp.unlink(missing_ok=True)
 
 
 def _jsonable(x: Any) -> Any:
@@ -82,9 +85,20 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return path
 
 
+class RunFileError(ValueError):
+    """A run file that exists but cannot be used (half-written JSON...); one line naming it."""
+
+
 def read_json(path: str | Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """The JSON in ``path``; :class:`RunFileError` naming the file when it is not valid JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise RunFileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                           f"{exc.colno}; half-written or edited?)") from None
+    except UnicodeDecodeError:
+        raise RunFileError(f"{path}: not valid JSON (not UTF-8 text)") from None
 
 
 # -- nested state (dicts / lists of arrays and scalars) <-> one safetensors file ---------------

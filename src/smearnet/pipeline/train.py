@@ -77,6 +77,9 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         if not (run / rd.CONFIG).is_file():
             raise RunError(f"--resume: {run} is not a run folder (no config.json)")
         config = rd.read_json(run / rd.CONFIG)
+        if req.preset is not None and req.preset != config["preset"]["name"]:
+            raise RunError(f"--resume: {run} was trained with --preset {config['preset']['name']}; "
+                           "a resumed run keeps its settings (only --epochs may change)")
         fields = dict(config["preset"])
         fields["fractions"] = tuple(fields["fractions"])
         preset = Preset(**fields)
@@ -88,6 +91,7 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
             if given is not None and given != have:
                 raise RunError(f"--resume: {run} was trained with --{name.replace('_', '-')} {have}; "
                                "a resumed run keeps its settings (only --epochs may change)")
+        _refuse_finished(run, req.epochs)
         config["preset"] = preset.to_json()
         config.setdefault("resumed", []).append({"command": req.command, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         if req.data:
@@ -100,8 +104,13 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
     preset = preset.with_overrides(epochs=req.epochs, batch_size=req.batch_size,
                                    image_size=req.image_size, split=req.split, limit=req.limit)
     run = rd.new_run_dir(preset.name, req.out)
+    if run.exists() and not run.is_dir():
+        raise RunError(f"{run}: exists and is not a folder")
     if (run / rd.CONFIG).exists():
         raise RunError(f"{run} already holds a run; use --resume to continue it or another --out")
+    if run.is_dir() and any(run.iterdir()):
+        raise RunError(f"{run}: folder is not empty and holds no smearnet run; "
+                       "choose a new or empty --out")
     config = {
         "preset": preset.to_json(), "description": preset.description,
         "seed": 0 if req.seed is None else int(req.seed),
@@ -111,6 +120,31 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         "environment": rd.environment(),
     }
     return run, preset, config
+
+
+def _refuse_finished(run: Path, epochs: int | None) -> None:
+    """A run with its metrics written is finished: resuming it would only re-score it."""
+    if not ((run / rd.METRICS).is_file() and (run / rd.MODEL).is_file()):
+        return
+    try:
+        hist = rd.read_json(run / rd.HISTORY)
+        done, early = int(hist.get("epochs", 0)), bool(hist.get("stopped_early"))
+    except (OSError, ValueError):
+        done, early = 0, False
+    if epochs is not None and epochs > done and not early:
+        return  # asked for more epochs than were trained: continue from the checkpoint
+    why = " (early stopping ended it)" if early else ""
+    raise RunError(f"--resume: {run} is already finished after {done} epochs{why}; nothing to resume "
+                   "(pass a larger --epochs to train further, or `smearnet report` to redraw it)")
+
+
+def check_model_size(preset: Preset, seed: int = 0) -> None:
+    """Build the preset's model once (cheap) to refuse an image size its layers cannot take,
+    before any image is decoded."""
+    try:
+        build_model(preset, seed, 1)
+    except ValueError as exc:
+        raise RunError(f"preset {preset.name} at {preset.image_size} px: {exc}") from None
 
 
 def default_data_source() -> str:
@@ -130,6 +164,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     t_start = time.perf_counter()
     run, preset, config = _open_run(req)
     seed = int(config["seed"])
+    check_model_size(preset, seed)  # before caching thousands of images at a size it can't take
     source = config["data"] or default_data_source()
     config["data"] = source
 
@@ -247,7 +282,8 @@ def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: An
     val_name = "test (monitored)" if monitor_test else "validation"
     over = overfitting_report(history, train=train_eval,
                               heldout={"loss": test["loss"], "accuracy": test["accuracy"]},
-                              heldout_name="test", best_epoch=best_epoch, val_name=val_name)
+                              heldout_name="test", best_epoch=best_epoch, val_name=val_name,
+                              heldout_n=int(len(test_idx)))
     over["train_note"] = f" ({train_eval['n']} images, inference mode)"
 
     meta = inference.model_metadata(
