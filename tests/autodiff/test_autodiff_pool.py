@@ -137,3 +137,23 @@ def test_pooling_rejects_padding_as_large_as_the_window(op):
         op(np.zeros((1, 4, 4, 1)), 2, 1, 2)
     with pytest.raises(ValueError):
         op(np.zeros((4, 4, 1)), 2)
+
+
+def test_max_pool_2x2_fast_path_routes_every_tie_pattern_like_the_loop(vs_torch, torch):
+    """The reshape path (2x2, stride 2, even sizes): all 16 windows of 0/1 values, plus random."""
+    pats = np.array([[(p >> b) & 1 for b in range(4)] for p in range(16)], dtype=np.float64)
+    x = pats.reshape(4, 4, 2, 2).transpose(0, 2, 1, 3).reshape(1, 8, 8, 1)  # one pattern per window
+    x = np.concatenate([x, np.random.default_rng(3).standard_normal((1, 8, 8, 1))], axis=3)
+    g = np.random.default_rng(4).standard_normal((1, 4, 4, 2))
+    with ad.precision(np.float64):
+        xt = ad.Tensor(x, requires_grad=True)
+        y = ad.max_pool2d(xt, 2)
+        y.backward(g)
+    pads = ((0, 0), (0, 0))
+    np.testing.assert_array_equal(y.data, naive_pool(x, (2, 2), (2, 2), pads, "max"))
+    np.testing.assert_array_equal(xt.grad, naive_max_pool_grad(x, (2, 2), (2, 2), pads, g))
+    with ad.no_grad():  # the inference path (rows first, no boolean maps)
+        np.testing.assert_array_equal(ad.max_pool2d(x.astype(np.float32), 2).data,
+                                      y.data.astype(np.float32))
+    vs_torch(lambda a: ad.max_pool2d(a, 2),
+             lambda a: torch.nn.functional.max_pool2d(a.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1), x)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .conv import Padding, _pair, conv_output_size, pad_nhwc, resolve_padding, window_slice
-from .tensor import Array, Tensor, make, to_tensor
+from .tensor import Array, Tensor, is_grad_enabled, make, to_tensor
 
 
 def _geometry(x: Tensor, pool_size: Any, strides: Any, padding: Padding
@@ -49,6 +49,8 @@ def max_pool2d(x: Any, pool_size: int | tuple[int, int] = 2, strides: Any = None
     """
     x = to_tensor(x)
     k, s, pads, out_hw = _geometry(x, pool_size, strides, padding)
+    if k == s == (2, 2) and out_hw[0] * 2 == x.shape[1] and out_hw[1] * 2 == x.shape[2]:
+        return _max_pool_2x2(x)
     xp = pad_nhwc(x.data, pads, value=-np.inf)
     offsets = [(i, j) for i in range(k[0]) for j in range(k[1])]
     out = None
@@ -79,6 +81,44 @@ def max_pool2d(x: Any, pool_size: int | tuple[int, int] = 2, strides: Any = None
         return (_crop(gxp, pads, x.shape),)
 
     return make(out, (x,), vjp, "max_pool2d")
+
+
+def _max_pool_2x2(x: Tensor) -> Tensor:
+    """2x2 windows, stride 2, tiling the input exactly: by reshape, one pass per comparison.
+
+    Each window's gradient goes to its first maximum in row-major order: to the top row when
+    the top row holds the maximum (``top >= bottom``), and within the chosen row to the left
+    pixel when it is at least the right one. The forward keeps these three quarter-size boolean
+    maps (only when a graph is recorded), so the backward is four masked strided writes.
+    Inference: the maximum of the two rows of each window (long contiguous runs), then of the
+    two columns.
+    """
+    n, h, w, c = x.shape
+    oh, ow = h // 2, w // 2
+    x6 = x.data.reshape(n * oh, 2, ow, 2, c)
+    if not (x.requires_grad and is_grad_enabled()):
+        rows = np.maximum(x6[:, 0], x6[:, 1])  # (n*oh, ow, 2, c)
+        out = np.maximum(rows[:, :, 0], rows[:, :, 1])
+        return make(out.reshape(n, oh, ow, c), (x,), None, "max_pool2d")
+    top = np.maximum(x6[:, 0, :, 0], x6[:, 0, :, 1])
+    out = np.maximum(x6[:, 1, :, 0], x6[:, 1, :, 1])
+    pick_top = top >= out
+    np.maximum(top, out, out=out)
+    del top
+    left = (x6[:, 0, :, 0] >= x6[:, 0, :, 1], x6[:, 1, :, 0] >= x6[:, 1, :, 1])
+
+    def vjp(g: Array) -> tuple[Array]:
+        g3 = g.reshape(n * oh, ow, c)
+        gx6 = np.empty((n * oh, 2, ow, 2, c), dtype=g.dtype)
+        pick_bottom = ~pick_top
+        for r, row in ((0, pick_top), (1, pick_bottom)):
+            m = row & left[r]
+            np.multiply(g3, m, out=gx6[:, r, :, 0])
+            np.logical_xor(row, m, out=m)  # row picked, left not picked
+            np.multiply(g3, m, out=gx6[:, r, :, 1])
+        return (gx6.reshape(x.shape),)
+
+    return make(out.reshape(n, oh, ow, c), (x,), vjp, "max_pool2d")
 
 
 def avg_pool2d(x: Any, pool_size: int | tuple[int, int] = 2, strides: Any = None,
