@@ -134,6 +134,7 @@ class SmearnetModel:
         self.lr = lr
         self.rng = np.random.default_rng(0)
         self.ops = ad  # replaced by a timing namespace when profiling
+        self.fuse_bn_relu = True  # batch_norm(..., activation="relu") for bn followed by relu
 
     def _param_owner(self) -> list[str]:
         out = []
@@ -151,15 +152,22 @@ class SmearnetModel:
         p = iter(self.params)
         bn = iter(self.running)
         h: Any = ad.Tensor(x)
-        for layer in self.spec["layers"]:
+        layers = self.spec["layers"]
+        fused = False  # the previous layer (bn) applied this relu already
+        for at, layer in enumerate(layers):
             kind = layer[0]
+            if fused:
+                fused = False
+                continue
             if kind == "conv":
                 _, f, k, s, pad, bias, relu = layer
                 h = ops.conv2d(h, next(p), next(p) if bias else None, stride=s, padding=pad,
                                activation="relu" if relu else None)
             elif kind == "bn":
                 rm, rv = next(bn)
-                h = ops.batch_norm(h, next(p), next(p), rm, rv, training)
+                fused = self.fuse_bn_relu and at + 1 < len(layers) and layers[at + 1][0] == "relu"
+                h = ops.batch_norm(h, next(p), next(p), rm, rv, training,
+                                   activation="relu" if fused else None)
             elif kind == "relu":
                 h = ops.relu(h)
             elif kind == "maxpool":

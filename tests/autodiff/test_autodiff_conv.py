@@ -215,3 +215,30 @@ def test_fused_relu_equals_relu_of_conv(bias, c, grads, vs_torch, torch):
 def test_conv2d_rejects_unknown_activation():
     with pytest.raises(ValueError, match="activation"):
         ad.conv2d(np.zeros((1, 3, 3, 1)), np.zeros((1, 1, 1, 1)), activation="gelu")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride,ones", [((1, 1), False), ((2, 1), True), ((2, 3), False)])
+def test_im2col_record_copy_equals_the_window_loop(dtype, stride, ones):
+    """The contiguous fast path (window rows copied as opaque records) against a plain loop,
+    and against the strided-view path taken for a non-contiguous input."""
+    from smearnet.autodiff.conv import im2col
+
+    rng = np.random.default_rng(5)
+    xp = rng.standard_normal((2, 9, 8, 3)).astype(dtype)
+    k = (3, 2)
+    oh, ow = (9 - k[0]) // stride[0] + 1, (8 - k[1]) // stride[1] + 1
+    ref = np.empty((2 * oh * ow, k[0] * k[1] * 3 + ones), dtype)
+    row = 0
+    for n in range(2):
+        for y in range(oh):
+            for z in range(ow):
+                win = xp[n, y * stride[0]:y * stride[0] + k[0], z * stride[1]:z * stride[1] + k[1], :]
+                ref[row, :k[0] * k[1] * 3] = win.ravel()
+                if ones:
+                    ref[row, -1] = 1
+                row += 1
+    fast = im2col(xp, k, stride, (oh, ow), ones_column=ones)
+    strided = im2col(np.asfortranarray(xp), k, stride, (oh, ow), ones_column=ones)
+    np.testing.assert_array_equal(fast, ref)
+    np.testing.assert_array_equal(strided, ref)

@@ -120,7 +120,21 @@ def im2col(xp: Array, k: tuple[int, int], s: tuple[int, int], out_hw: tuple[int,
     n, c = xp.shape[0], xp.shape[3]
     kk = k[0] * k[1] * c
     cols = np.empty((n * out_hw[0] * out_hw[1], kk + ones_column), dtype=xp.dtype)
-    np.copyto(cols[:, :kk].reshape(n, out_hw[0], out_hw[1], k[0], k[1], c), windows(xp, k, s, out_hw))
+    if xp.flags.c_contiguous:
+        # Each window row is KW*C contiguous floats in the source and in the destination: copy
+        # it as one opaque record (a void dtype of that many bytes) rather than as a loop of
+        # KW*C floats. For the first layer's 9-float runs: 64x64x64x3 6.2 -> 3.4 ms.
+        run = np.dtype(f"V{k[1] * c * xp.itemsize}")
+        sn, sh, sw, _ = xp.strides
+        src = np.ndarray((n, out_hw[0], out_hw[1], k[0]), dtype=run, buffer=xp,
+                         strides=(sn, sh * s[0], sw * s[1], sh))
+        row = cols.strides[0]
+        dst = np.ndarray(src.shape, dtype=run, buffer=cols,
+                         strides=(out_hw[0] * out_hw[1] * row, out_hw[1] * row, row, run.itemsize))
+        np.copyto(dst, src)
+    else:
+        np.copyto(cols[:, :kk].reshape(n, out_hw[0], out_hw[1], k[0], k[1], c),
+                  windows(xp, k, s, out_hw))
     if ones_column:
         cols[:, kk] = 1
     return cols
