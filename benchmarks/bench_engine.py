@@ -134,7 +134,8 @@ class SmearnetModel:
         self.lr = lr
         self.rng = np.random.default_rng(0)
         self.ops = ad  # replaced by a timing namespace when profiling
-        self.fuse_bn_relu = True  # batch_norm(..., activation="relu") for bn followed by relu
+        # bn, relu, maxpool 2 -> batch_norm_relu_max_pool2d; bn, relu -> batch_norm(activation="relu")
+        self.fuse_bn_relu = True
 
     def _param_owner(self) -> list[str]:
         out = []
@@ -153,11 +154,11 @@ class SmearnetModel:
         bn = iter(self.running)
         h: Any = ad.Tensor(x)
         layers = self.spec["layers"]
-        fused = False  # the previous layer (bn) applied this relu already
+        skip = 0  # layers already applied by a fused op
         for at, layer in enumerate(layers):
             kind = layer[0]
-            if fused:
-                fused = False
+            if skip:
+                skip -= 1
                 continue
             if kind == "conv":
                 _, f, k, s, pad, bias, relu = layer
@@ -165,9 +166,14 @@ class SmearnetModel:
                                activation="relu" if relu else None)
             elif kind == "bn":
                 rm, rv = next(bn)
-                fused = self.fuse_bn_relu and at + 1 < len(layers) and layers[at + 1][0] == "relu"
-                h = ops.batch_norm(h, next(p), next(p), rm, rv, training,
-                                   activation="relu" if fused else None)
+                after = [lay[0] for lay in layers[at + 1:at + 3]]
+                if self.fuse_bn_relu and after == ["relu", "maxpool"] and layers[at + 2][1] == 2:
+                    h = ops.batch_norm_relu_max_pool2d(h, next(p), next(p), rm, rv, training)
+                    skip = 2
+                else:
+                    skip = int(self.fuse_bn_relu and after[:1] == ["relu"])
+                    h = ops.batch_norm(h, next(p), next(p), rm, rv, training,
+                                       activation="relu" if skip else None)
             elif kind == "relu":
                 h = ops.relu(h)
             elif kind == "maxpool":

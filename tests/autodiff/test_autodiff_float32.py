@@ -35,6 +35,10 @@ OPS = {
     "batch_norm": (lambda x, g, b: ad.batch_norm(x, g, b, np.zeros(3, np.float32),
                                                  np.ones(3, np.float32), training=True),
                    [X4, np.ones(3), np.zeros(3)]),
+    "batch_norm_relu_max_pool2d": (
+        lambda x, g, b: ad.batch_norm_relu_max_pool2d(x, g, b, np.zeros(3, np.float32),
+                                                      np.ones(3, np.float32), training=True),
+        [X4, np.ones(3), np.zeros(3)]),
     "dropout": (lambda a: ad.dropout(a, 0.5, True, np.random.default_rng(0)), [M]),
     "binary_cross_entropy_with_logits": (ad.binary_cross_entropy_with_logits, [M, M]),
     "binary_cross_entropy": (ad.binary_cross_entropy, [M, M]),

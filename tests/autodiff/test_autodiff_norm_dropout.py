@@ -143,3 +143,67 @@ def test_batch_norm_wide_layout_inference_matches_loop():
     for k in range(12):
         ref[..., k] = (x[..., k] - rm[k]) / np.sqrt(rv[k] + 1e-3) * g[k] + b[k]
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def _bn_pool_pair(c, training=True, rm=None, rv=None):
+    rm = np.zeros(c, np.float32) if rm is None else rm
+    rv = np.ones(c, np.float32) if rv is None else rv
+
+    def fused(a, g, b):
+        return ad.batch_norm_relu_max_pool2d(a, g, b, rm.copy(), rv.copy(), training)
+
+    def separate(a, g, b):
+        return ad.max_pool2d(ad.batch_norm(a, g, b, rm.copy(), rv.copy(), training,
+                                           activation="relu"), 2)
+
+    return fused, separate
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape,gamma_sign", [((2, 4, 6, 3), 1), ((1, 6, 4, 2), -1),
+                                              ((2, 5, 4, 3), 1), ((3, 4, 40, 16), 1)])
+def test_batch_norm_relu_max_pool_equals_separate_ops(shape, gamma_sign, training, grads,
+                                                       vs_torch, torch):
+    """Same values (bit for bit) and gradients as max_pool2d(batch_norm(relu)); negative scales
+    and odd sizes fall back to the separate ops; finite differences; PyTorch."""
+    rng = np.random.default_rng(9)
+    c = shape[-1]
+    x = rng.standard_normal(shape)
+    gamma = rng.uniform(0.5, 2, c) * gamma_sign
+    gamma[0] = abs(gamma[0])  # mixed signs when gamma_sign is -1
+    beta = rng.standard_normal(c)
+    rm, rv = rng.standard_normal(c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)
+    fused, separate = _bn_pool_pair(c, training, rm, rv)
+    for dtype in (np.float32, np.float64):
+        out_f, g_f, _ = grads(fused, [x, gamma, beta], dtype=dtype)
+        out_s, g_s, _ = grads(separate, [x, gamma, beta], dtype=dtype)
+        np.testing.assert_array_equal(out_f, out_s)
+        tol = 1e-5 if dtype == np.float32 else 1e-11
+        for a, b in zip(g_f, g_s):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    if x.size < 1000:
+        assert max(ad.gradcheck(fused, x, gamma, beta)) < TOL
+
+    def tfn(a, g, b):
+        flat = a.reshape(-1, c)
+        y = torch.nn.functional.batch_norm(
+            flat, torch.tensor(rm, dtype=torch.float64), torch.tensor(rv, dtype=torch.float64),
+            g, b, training=training, eps=1e-3)
+        y = torch.relu(y).reshape(a.shape).permute(0, 3, 1, 2)
+        return torch.nn.functional.max_pool2d(y, 2).permute(0, 2, 3, 1)
+
+    vs_torch(fused, tfn, x, gamma, beta, tol=1e-8)
+
+
+def test_batch_norm_relu_max_pool_updates_running_statistics_like_batch_norm():
+    x = np.random.default_rng(10).standard_normal((4, 6, 6, 3)).astype(np.float32) * 2 + 1
+    r1 = np.zeros(3, np.float32), np.ones(3, np.float32)
+    r2 = np.zeros(3, np.float32), np.ones(3, np.float32)
+    ad.batch_norm_relu_max_pool2d(x, np.ones(3), np.zeros(3), *r1, training=True, momentum=0.9)
+    ad.batch_norm(x, np.ones(3), np.zeros(3), *r2, training=True, momentum=0.9)
+    np.testing.assert_array_equal(r1[0], r2[0])
+    np.testing.assert_array_equal(r1[1], r2[1])
+    with ad.no_grad():  # inference path without routing maps
+        y = ad.batch_norm_relu_max_pool2d(x, np.ones(3), np.zeros(3), *r1, training=False)
+        ref = ad.max_pool2d(ad.relu(ad.batch_norm(x, np.ones(3), np.zeros(3), *r2, training=False)), 2)
+    np.testing.assert_array_equal(y.data, ref.data)

@@ -7,6 +7,7 @@ operators. Tensors are float32; gradients flow backwards as vector-Jacobian prod
 from . import methods as _methods  # noqa: F401  (binds operators to Tensor)
 from .conv import conv2d, conv_output_size
 from .dropout import dropout
+from .fused import batch_norm_relu_max_pool2d
 from .gradcheck import gradcheck
 from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
 from .math import (abs, add, clip, div, exp, log, matmul, maximum, mul, neg, non_differentiable,
@@ -29,5 +30,5 @@ __all__ = [
     "sum", "mean", "max", "reshape", "flatten", "transpose", "getitem", "concatenate", "stack",
     "pad",
     "conv2d", "conv_output_size", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "batch_norm",
-    "dropout", "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss",
+    "batch_norm_relu_max_pool2d", "dropout", "binary_cross_entropy_with_logits", "binary_cross_entropy", "mse_loss",
 ]
