@@ -93,8 +93,9 @@ def batch_norm_relu_max_pool2d(x: Any, gamma: Any, beta: Any, running_mean: Arra
             if training:  # gx = scale*gy - xhat*scale*mean(gy*xhat) - scale*mean(gy)
                 k = scale * inv_std * sum_g_xhat / m
                 const = scale * gsum / m
-                gx6 = np.multiply(x6, -k)  # -(x - mean)*k - const, everywhere
-                gx6 += mean * k - const
+                gx6 = np.subtract(x6, mean)  # -(x - mean)*k - const everywhere (x - mean
+                gx6 *= -k  # first, as batch_norm: no cancellation against a large mean)
+                gx6 -= const
             else:
                 gx6 = np.zeros_like(x6)
             pick_bottom = ~pick_top
