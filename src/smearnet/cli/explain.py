@@ -24,17 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smearnet.cli.predict import load_model_or_exit
-    from smearnet.pipeline.predict import collect_images
+    from smearnet.cli.predict import collect_images_or_exit, load_model_or_exit
     from smearnet.pipeline.explain import explain_files
 
     model = load_model_or_exit(args.model)
-    try:
-        files = collect_images(args.images)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
-    if not files:
-        raise UsageError(f"no image files found in {', '.join(args.images)}")
+    files = collect_images_or_exit(args.images)
     written, skipped = explain_files(model, files, args.out, method=args.method, samples=args.samples)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)

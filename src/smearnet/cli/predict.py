@@ -34,16 +34,25 @@ def load_model_or_exit(path: str | None):
         raise UsageError(str(exc)) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    from smearnet.pipeline.predict import collect_images, predict_files, write_csv
+def collect_images_or_exit(paths: list[str]) -> list:
+    """The image files under ``paths`` (files and folders, recursive); a UsageError when a
+    path is missing or nothing is found."""
+    from smearnet.pipeline.predict import collect_images
 
-    model = load_model_or_exit(args.model)
     try:
-        files = collect_images(args.paths)
+        files = collect_images(paths)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     if not files:
-        raise UsageError(f"no image files found in {', '.join(args.paths)}")
+        raise UsageError(f"no image files found in {', '.join(paths)}")
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    from smearnet.pipeline.predict import predict_files, write_csv
+
+    model = load_model_or_exit(args.model)
+    files = collect_images_or_exit(args.paths)
     pred = predict_files(model, files, progress=not args.quiet)
     for path, reason in pred.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
