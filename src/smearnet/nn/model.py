@@ -18,7 +18,7 @@ from . import callbacks as cbks
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from . import training
+from . import fusion, training
 from .layers.base import Layer, Shape, snake_case
 from .layers.core import InputLayer
 from .registry import LAYERS, LOSSES, METRICS, OPTIMIZERS
@@ -145,8 +145,15 @@ class Sequential:
         elif tuple(x.shape[1:]) != self._input_shape:
             raise ValueError(f"model expects inputs of shape (N, {', '.join(map(str, self._input_shape))}), "
                              f"got {x.shape}")
-        for layer in self._layers:
-            x = layer(x, training=training)
+        layers, i = self._layers, 0
+        while i < len(layers):
+            n = fusion.fused_length(layers, i) if x.ndim == 4 else 0
+            if n:  # e.g. BatchNormalization -> ReLU -> MaxPool2D as one engine op
+                x = fusion.run_fused(layers, i, x, training)
+                i += n
+            else:
+                x = layers[i](x, training=training)
+                i += 1
         return x
 
     def reseed(self, epoch: int) -> None:
