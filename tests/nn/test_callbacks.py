@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import build_small_cnn, make_blobs, make_images
+from nn_builders import build_small_cnn, make_blobs, make_images
 
 import smearnet
 from smearnet import callbacks, layers, losses, optimizers

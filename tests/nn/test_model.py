@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import build_small_cnn, make_blobs, make_images
+from nn_builders import build_small_cnn, make_blobs, make_images
 
 import smearnet
 from smearnet import layers, losses, optimizers

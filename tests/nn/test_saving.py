@@ -7,7 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import build_small_cnn, make_images
+from nn_builders import build_small_cnn, make_images
 
 import smearnet
 from smearnet import layers, losses, optimizers
