@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Classify cell images. Folders are searched recursively; non-image files are "
                     "ignored and broken images reported, not fatal. Prints one line per image "
                     "(path, probability of Parasitized, label at the model's threshold), then the "
-                    "summary, e.g. '412 cells, 23 parasitized (5.6%%)'.")
+                    "summary, e.g. '412 cells, 23 parasitized (5.6%)'.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     p.add_argument("--model", default=None,
                    help="model file (default: the model shipped with smearnet)")
