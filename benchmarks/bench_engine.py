@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,21 +58,14 @@ MODELS: dict[str, dict[str, Any]] = {
 }
 
 
-def init_weights(spec: dict[str, Any], seed: int = 0) -> list[np.ndarray]:
-    """He-normal weights (HWIO kernels, (in, out) dense), zero biases, BN gamma 1 / beta 0."""
-    rng = np.random.default_rng(seed)
+def walk(spec: dict[str, Any]) -> Iterator[tuple[tuple, int, tuple[int, int, int]]]:
+    """Each layer of the spec with its input channels and its output shape ``(h, w, c)``."""
     h, w, c = spec["input"]
-    params: list[np.ndarray] = []
     for layer in spec["layers"]:
-        kind = layer[0]
+        kind, c_in = layer[0], c
         if kind == "conv":
-            _, f, k, s, pad, bias, _ = layer
-            params.append((rng.standard_normal((k, k, c, f)) * np.sqrt(2 / (k * k * c))).astype(np.float32))
-            if bias:
-                params.append(np.zeros(f, np.float32))
+            _, f, k, s, pad, _, _ = layer
             h, w, c = ad.conv_output_size(h, k, s, pad), ad.conv_output_size(w, k, s, pad), f
-        elif kind == "bn":
-            params += [np.ones(c, np.float32), np.zeros(c, np.float32)]
         elif kind == "maxpool":
             h, w = h // layer[1], w // layer[1]
         elif kind == "gap":
@@ -80,9 +73,26 @@ def init_weights(spec: dict[str, Any], seed: int = 0) -> list[np.ndarray]:
         elif kind == "flatten":
             h, w, c = 1, 1, h * w * c
         elif kind == "dense":
+            c = layer[1]
+        yield layer, c_in, (h, w, c)
+
+
+def init_weights(spec: dict[str, Any], seed: int = 0) -> list[np.ndarray]:
+    """He-normal weights (HWIO kernels, (in, out) dense), zero biases, BN gamma 1 / beta 0."""
+    rng = np.random.default_rng(seed)
+    params: list[np.ndarray] = []
+    for layer, c, _ in walk(spec):
+        kind = layer[0]
+        if kind == "conv":
+            _, f, k, _, _, bias, _ = layer
+            params.append((rng.standard_normal((k, k, c, f)) * np.sqrt(2 / (k * k * c))).astype(np.float32))
+            if bias:
+                params.append(np.zeros(f, np.float32))
+        elif kind == "bn":
+            params += [np.ones(c, np.float32), np.zeros(c, np.float32)]
+        elif kind == "dense":
             params.append((rng.standard_normal((c, layer[1])) * np.sqrt(2 / c)).astype(np.float32))
             params.append(np.zeros(layer[1], np.float32))
-            c = layer[1]
     return params
 
 
@@ -91,27 +101,16 @@ def count_flops(spec: dict[str, Any]) -> tuple[float, float]:
 
     Training = forward + weight gradient + input gradient (skipped for the first layer).
     """
-    h, w, c = spec["input"]
     n = spec["batch"]
     fwd = train = 0.0
     first = True
-    for layer in spec["layers"]:
-        kind = layer[0]
-        if kind == "conv":
-            _, f, k, s, pad, _, _ = layer
-            h, w = ad.conv_output_size(h, k, s, pad), ad.conv_output_size(w, k, s, pad)
+    for layer, c, (h, w, f) in walk(spec):
+        if layer[0] == "conv":
+            k = layer[2]
             flops = 2.0 * n * h * w * k * k * c * f
-            c = f
-        elif kind == "dense":
-            flops = 2.0 * n * c * layer[1]
-            c = layer[1]
+        elif layer[0] == "dense":
+            flops = 2.0 * n * c * f
         else:
-            if kind == "maxpool":
-                h, w = h // layer[1], w // layer[1]
-            elif kind == "gap":
-                h = w = 1
-            elif kind == "flatten":
-                h, w, c = 1, 1, h * w * c
             continue
         fwd += flops
         train += flops * (2 if first else 3)
