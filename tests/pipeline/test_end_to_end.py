@@ -154,3 +154,19 @@ def test_cross_validation_two_folds(cell_subset, tmp_path, capsys):
     tested = [set(rd.read_json(out / f"fold-{i}" / "split.json")["parts"]["test"]["slides"]) for i in (1, 2)]
     assert not tested[0] & tested[1] and len(tested[0] | tested[1]) == 30
     assert "mean +- std" in capsys.readouterr().out
+
+    # the same folds trained two at a time in worker processes give the same figures
+    par = tmp_path / "cv-par"
+    assert main(["train", "--data", str(cell_subset), "--preset", "tiny", "--epochs", "1",
+                 "--cv", "2", "--jobs", "2", "--out", str(par), "--quiet"]) == 0
+    cv2 = rd.read_json(par / "cv.json")
+    for key in ("accuracy", "roc_auc", "sensitivity"):
+        np.testing.assert_allclose(cv2[key]["per_fold"], cv[key]["per_fold"], atol=1e-6)
+    assert cv2["pooled_confusion"] == cv["pooled_confusion"]
+    assert all((par / f"fold-{i}.log").is_file() for i in (1, 2))
+    assert "2 at a time" in capsys.readouterr().out
+
+
+def test_jobs_needs_cv(cell_subset, tmp_path, capsys):
+    assert main(["train", "--data", str(cell_subset), "--jobs", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "--cv" in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -52,6 +52,15 @@ def _find_openblas() -> None:
 _find_openblas()
 
 
+def set_threads(n: int) -> bool:
+    """Set NumPy's OpenBLAS thread count for the whole process (e.g. 1 in each of two worker
+    processes sharing two cores). Returns False, doing nothing, with any other BLAS."""
+    if _set is None:
+        return False
+    _set(max(1, int(n)))
+    return True
+
+
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b``, on one BLAS thread when it has fewer than ``SMALL`` multiply-adds."""
     if _set is None or a.ndim == 0 or b.ndim == 0:

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cv", type=int_at_least(2), default=None, metavar="K",
                    help="grouped K-fold cross-validation by slide: K runs under --out, "
                         "mean +- std of the test figures in cv.json")
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="J",
+                   help="with --cv: train J folds at once, each in its own process with "
+                        "cores/J BLAS threads (default 1; 2 finishes ~1.5x sooner on 2 cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -55,6 +58,8 @@ def command_of(args: argparse.Namespace) -> str:
             parts += [f"--{flag.replace('_', '-')}", str(v)]
     if args.cv:
         parts += ["--cv", str(args.cv)]
+    if args.jobs:
+        parts += ["--jobs", str(args.jobs)]
     if args.resume:
         parts.append("--resume")
     return shlex.join(parts)
@@ -68,10 +73,12 @@ def run(args: argparse.Namespace) -> int:
                        batch_size=args.batch_size, image_size=args.image_size, split=args.split,
                        limit=args.limit, seed=args.seed, out=args.out, resume=args.resume,
                        progress=not args.quiet, command=command_of(args))
+    if args.jobs and not args.cv:
+        raise UsageError("--jobs only applies to cross-validation: add --cv K")
     try:
         if args.cv:
             from smearnet.pipeline.crossval import cross_validate
-            cross_validate(req, args.cv)
+            cross_validate(req, args.cv, jobs=args.jobs or 1)
         else:
             train(req)
     except (RunError, RunFileError) as exc:

@@ -5,19 +5,27 @@ its own report) and ``RUN/cv.json`` with mean and standard deviation (sample, dd
 test figure over the folds. Every slide is tested exactly once, by a model that never saw it;
 threshold and early stopping use validation slides taken from the training folds.
 ``--resume`` continues with the first unfinished fold.
+
+``--jobs J`` trains J folds at once, each in its own process with ``cores // J`` BLAS threads
+(its output goes to ``RUN/fold-i.log``). On a 2-core machine two one-thread folds finish
+about 1.5x sooner than the same folds one after another on two threads: a small CNN's step
+leaves a second core half idle (many of its products and all of its elementwise passes run on
+one thread). Each fold's own training time is then longer than a lone run's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import run_dir as rd
-from .presets import DEFAULT_PRESET
-from .train import RunError, TrainRequest, train
+from .presets import DEFAULT_PRESET, get_preset
+from .train import RunError, TrainRequest, default_data_source, train
 
 FIGURES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 
@@ -50,27 +58,100 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cross_validate(req: TrainRequest, folds: int) -> Path:
-    """Train ``folds`` runs under one folder and write ``cv.json``; returns the folder."""
+def _fold_request(req: TrainRequest, root: Path, i: int, folds: int) -> TrainRequest:
+    fold_dir = root / f"fold-{i + 1}"
+    started = (fold_dir / rd.CONFIG).is_file()
+    return dataclasses.replace(req, out=str(fold_dir), fold=i, folds=folds, resume=started,
+                               **({"preset": None, "epochs": None, "batch_size": None,
+                                   "image_size": None, "split": None, "limit": None,
+                                   "seed": None} if started else {}))
+
+
+def _finished(fold_dir: Path) -> bool:
+    return (fold_dir / rd.METRICS).is_file() and (fold_dir / rd.MODEL).is_file()
+
+
+def cross_validate(req: TrainRequest, folds: int, jobs: int = 1) -> Path:
+    """Train ``folds`` runs under one folder and write ``cv.json``; returns the folder.
+
+    ``jobs`` > 1: that many folds train at once in worker processes (see the module docstring).
+    """
     if folds < 2:
         raise RunError(f"--cv needs at least 2 folds, got {folds}")
+    if jobs < 1:
+        raise RunError(f"--jobs must be at least 1, got {jobs}")
     root = Path(req.out) if req.out else rd.new_run_dir(f"{req.preset or DEFAULT_PRESET}-cv{folds}")
     if root.exists() and any(root.iterdir()) and not req.resume:
         raise RunError(f"{root} is not empty; use --resume to continue its cross-validation or another --out")
-    results = []
-    for i in range(folds):
-        fold_dir = root / f"fold-{i + 1}"
-        if not (fold_dir / rd.METRICS).is_file() or not (fold_dir / rd.MODEL).is_file():
-            started = (fold_dir / rd.CONFIG).is_file()
+    todo = [i for i in range(folds) if not _finished(root / f"fold-{i + 1}")]
+    if jobs > 1 and len(todo) > 1:
+        _run_parallel(req, root, folds, todo, jobs)
+    else:
+        for i in todo:
             print(f"== fold {i + 1} of {folds} ==", flush=True)
-            train(dataclasses.replace(req, out=str(fold_dir), fold=i, folds=folds, resume=started,
-                                      **({"preset": None, "epochs": None, "batch_size": None,
-                                          "image_size": None, "split": None, "limit": None,
-                                          "seed": None} if started else {})))
-        results.append(rd.read_json(fold_dir / rd.METRICS))
+            train(_fold_request(req, root, i, folds))
+    results = [rd.read_json(root / f"fold-{i + 1}" / rd.METRICS) for i in range(folds)]
     summary = summarize(results)
     summary["command"] = req.command
+    summary["jobs"] = jobs
     rd.write_json(root / "cv.json", summary)
     print(format_summary(summary), flush=True)
     print(f"cross-validation: {root / 'cv.json'}", flush=True)
     return root
+
+
+def _run_parallel(req: TrainRequest, root: Path, folds: int, todo: list[int], jobs: int) -> None:
+    """The folds in ``todo``, ``jobs`` at a time, each in a fresh (spawned) process."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    jobs = min(jobs, len(todo))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    _warm_cache(req)  # build the image cache once, before several processes want it
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"{len(todo)} folds, {jobs} at a time, {threads} BLAS thread(s) each; "
+          f"each fold's output: {root}/fold-N.log", flush=True)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(_train_logged, _fold_request(req, root, i, folds)): i for i in todo}
+        for i in todo:
+            print(f"== fold {i + 1} of {folds} queued ==", flush=True)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for fut in done:
+                i = futures[fut]
+                exc = fut.exception()
+                if exc is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise RunError(f"fold {i + 1} failed: {exc} (see {root}/fold-{i + 1}.log; "
+                                   "--resume continues the unfinished folds)") from None
+                m = rd.read_json(root / f"fold-{i + 1}" / rd.METRICS)["test"]
+                print(f"== fold {i + 1} of {folds} done: accuracy {100 * m['accuracy']:.2f}%, "
+                      f"AUC {m['roc_auc']:.4f} ==", flush=True)
+
+
+def _warm_cache(req: TrainRequest) -> None:
+    from smearnet.data import load_dataset
+
+    size = req.image_size or get_preset(req.preset or DEFAULT_PRESET).image_size
+    load_dataset(req.data or default_data_source(), size, progress=req.progress)
+
+
+def _worker_init(threads: int) -> None:
+    from smearnet.autodiff import blas
+
+    blas.set_threads(threads)
+
+
+def _train_logged(req: TrainRequest) -> str:
+    """One fold in a worker process; its terminal output goes to ``RUN/fold-i.log``."""
+    out = Path(str(req.out))
+    with open(out.parent / f"{out.name}.log", "a", encoding="utf-8") as log:
+        sys.stdout = sys.stderr = log
+        try:
+            return str(train(req))
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
