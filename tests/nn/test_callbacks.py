@@ -23,7 +23,8 @@ def _dense_model(seed: int = 0) -> smearnet.Sequential:
 
 
 class Script(callbacks.Callback):
-    """Overrides a log value with a scripted sequence and snapshots the weights per epoch."""
+    """Overrides a log value with a scripted sequence (in the logs and in the history, as if
+    the model had produced it) and snapshots the weights per epoch."""
 
     def __init__(self, key: str, values: list[float]) -> None:
         super().__init__()
@@ -31,6 +32,8 @@ class Script(callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs[self.key] = self.values[epoch]
+        if self.key in self.model.history.history:
+            self.model.history.history[self.key][-1] = self.values[epoch]
         self.snapshots.append(self.model.get_weights())
 
 
@@ -168,6 +171,83 @@ def test_early_stopping_patience_continues_across_a_resume(tmp_path) -> None:
                      callbacks=[script, stop], verbose=0)
     # epochs 0 and 1 are replayed from the checkpoint: best at 0, so epoch 2 is the 2nd miss
     assert stop.best_epoch == 0 and stop.stopped_epoch == 2 and h.epoch == [0, 1, 2]
+
+
+class CrashAt(callbacks.Callback):
+    """Stands for Ctrl-C at the start of ``epoch`` (after the previous epoch's checkpoint)."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_early_stopping_keeps_best_weights_across_a_checkpoint_resume(tmp_path) -> None:
+    x, y = make_blobs(64)
+    values = [3.0, 1.0, 2.0, 4.0, 5.0, 6.0]  # best at epoch 1, stop after epoch 4 (patience 3)
+
+    def stop() -> callbacks.EarlyStopping:
+        return callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+
+    full, script = _dense_model(), Script("val_loss", values)
+    h_full = full.fit(x, y, epochs=6, validation_data=(x, y), callbacks=[script, stop()], verbose=0)
+    assert len(h_full.history["loss"]) == 5
+    assert all(np.array_equal(a, b) for a, b in zip(full.get_weights(), script.snapshots[1]))
+
+    # interrupted after 3 epochs; the checkpoint is listed before EarlyStopping on purpose
+    # (fit runs checkpoints last, so the file holds the early-stopping state of its epoch)
+    ckpt = callbacks.ModelCheckpoint(tmp_path / "ck-{epoch}.safetensors")
+    with pytest.raises(KeyboardInterrupt):
+        _dense_model().fit(x, y, epochs=6, validation_data=(x, y), verbose=0,
+                           callbacks=[Script("val_loss", values), ckpt, stop(), CrashAt(3)])
+    ck = load_checkpoint(tmp_path / "ck-3.safetensors")
+    assert ck.epoch == 3 and ck.callback_states["EarlyStopping[val_loss]"]["best_epoch"] == 1
+    resumed = stop()
+    h = ck.model.fit(x, y, epochs=6, validation_data=(x, y), initial_epoch=ck.epoch, verbose=0,
+                     callbacks=[Script("val_loss", values), resumed])
+    assert resumed.best_epoch == 1 and resumed.stopped_epoch == 4
+    assert h.history == h_full.history
+    assert all(np.array_equal(a, b) for a, b in zip(ck.model.get_weights(), full.get_weights(), strict=True))
+
+
+def test_early_stopping_state_roundtrip() -> None:
+    x, y = make_blobs(32)
+    m = _dense_model()
+    a = callbacks.EarlyStopping(patience=5, restore_best_weights=True)
+    m.fit(x, y, epochs=3, validation_data=(x, y), callbacks=[Script("val_loss", [2.0, 1.0, 1.5]), a], verbose=0)
+    state = a.get_state()
+    assert (state["best"], state["best_epoch"], state["wait"], state["stopped_epoch"]) == (1.0, 1, 1, None)
+    b = callbacks.EarlyStopping(patience=5, restore_best_weights=True)
+    b.set_state(state)
+    got = b.get_state()
+    assert {k: v for k, v in got.items() if k != "best_weights"} == \
+        {k: v for k, v in state.items() if k != "best_weights"}
+    assert all(np.array_equal(u, v) for u, v in zip(got["best_weights"], state["best_weights"], strict=True))
+    # the next fit continues from the set state instead of starting over
+    m.fit(x, y, epochs=4, validation_data=(x, y), initial_epoch=3,
+          callbacks=[Script("val_loss", [2.0, 1.0, 1.5, 1.2]), b], verbose=0)
+    assert b.best_epoch == 1 and b.wait == 2
+    with pytest.raises(ValueError, match="monitors 'val_loss'.*'val_accuracy'"):
+        callbacks.EarlyStopping(monitor="val_accuracy").set_state(state)
+    with pytest.raises(ValueError, match="not an EarlyStopping state"):
+        b.set_state({"best": 1.0})
+
+
+def test_checkpoint_without_early_stopping_state_replays_the_history(tmp_path) -> None:
+    from smearnet.nn import save_checkpoint
+
+    save_checkpoint(tmp_path / "ck.safetensors", _dense_model(), epoch=1, history={"val_loss": [1.0]},
+                    callbacks=[callbacks.EarlyStopping(monitor="val_accuracy")])
+    ck = load_checkpoint(tmp_path / "ck.safetensors")
+    assert list(ck.callback_states) == ["EarlyStopping[val_accuracy]"]  # another key: not used
+    stop = callbacks.EarlyStopping(patience=1)
+    x, y = make_blobs(32)
+    ck.model.fit(x, y, epochs=2, validation_data=(x, y), initial_epoch=1, verbose=0,
+                 callbacks=[Script("val_loss", [1.0, 2.0]), stop])
+    assert stop.best_epoch == 0 and stop.stopped_epoch == 1
 
 
 def test_live_progress_bar_on_a_terminal(capsys, monkeypatch) -> None:

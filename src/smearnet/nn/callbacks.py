@@ -136,9 +136,14 @@ class EarlyStopping(Callback):
 
     With ``restore_best_weights=True`` the model ends training with the weights of its best
     epoch (whether or not it stopped early). ``mode="auto"`` maximizes accuracy/AUC/
-    precision/recall and minimizes everything else. On a resumed run the best value and the
-    patience counter are replayed from the model's history (best weights from before the
-    resume are not available: restore the best checkpoint for those).
+    precision/recall and minimizes everything else.
+
+    Resuming: the state (``best``, ``best_epoch`` and ``stopped_epoch`` 0-based or None,
+    ``wait``, ``best_weights``) comes from :meth:`get_state` and goes back with
+    :meth:`set_state`; ``ModelCheckpoint`` stores it and ``fit(initial_epoch=ck.epoch)`` on a
+    model from ``load_checkpoint`` restores it, best weights included. Without a stored state
+    (a checkpoint written without this callback) the best value and the patience counter are
+    replayed from the model's history, and best weights from before the resume are unknown.
     """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
@@ -152,11 +157,52 @@ class EarlyStopping(Callback):
         self.baseline = baseline
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = int(start_from_epoch)
+        self._reset()
 
-    def on_train_begin(self, logs: Logs | None = None) -> None:
+    def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.wait, self.best_epoch, self.stopped_epoch = 0, None, None
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
         self.best_weights: list[np.ndarray] | None = None
+        self._restored = False  # set_state was called: the next fit continues from it
+
+    # -- resumable state -------------------------------------------------------------------
+    @property
+    def state_key(self) -> str:
+        """Name of this callback's state in a checkpoint."""
+        return f"EarlyStopping[{self.monitor}]"
+
+    def get_state(self) -> dict[str, Any]:
+        """``{"monitor", "best", "best_epoch", "wait", "stopped_epoch", "best_weights"}``;
+        epochs 0-based (None = none yet), ``best_weights`` a list of arrays in
+        ``model.get_weights()`` order or None (only kept with ``restore_best_weights``)."""
+        return {"monitor": self.monitor, "best": float(self.best), "best_epoch": self.best_epoch,
+                "wait": int(self.wait), "stopped_epoch": self.stopped_epoch,
+                "best_weights": None if self.best_weights is None else list(self.best_weights)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`get_state` dict; the next ``fit`` continues from it instead of
+        starting over (or replaying the history)."""
+        try:
+            if state.get("monitor", self.monitor) != self.monitor:
+                raise ValueError(f"the state monitors {state['monitor']!r}, this callback {self.monitor!r}")
+            best, best_epoch, wait = float(state["best"]), state["best_epoch"], int(state["wait"])
+            stopped, weights = state["stopped_epoch"], state["best_weights"]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not an EarlyStopping state (missing or invalid entry {e})") from None
+        self.best, self.wait = best, wait
+        self.best_epoch = None if best_epoch is None else int(best_epoch)
+        self.stopped_epoch = None if stopped is None else int(stopped)
+        self.best_weights = None if weights is None else [np.array(w, copy=True) for w in weights]
+        self._restored = True
+
+    # -- hooks -------------------------------------------------------------------------------
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self._restored:
+            self._restored = False
+            return
+        self._reset()
         prior = getattr(self.model, "history", None)
         if isinstance(prior, History):
             for epoch, value in zip(prior.epoch, prior.history.get(self.monitor, [])):
@@ -184,6 +230,31 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
 
 
+def state_key(callback: Callback) -> str:
+    """A stateful callback's name in a checkpoint: its ``state_key`` or its class name."""
+    return str(getattr(callback, "state_key", type(callback).__name__))
+
+
+def callback_states(callbacks: Iterable[Callback]) -> dict[str, dict[str, Any]]:
+    """``{state_key: callback.get_state()}`` for every callback that has ``get_state``."""
+    states: dict[str, dict[str, Any]] = {}
+    for c in callbacks:
+        if callable(getattr(c, "get_state", None)):
+            key = state_key(c)
+            if key in states:
+                raise ValueError(f"two callbacks in one fit have the state key {key!r}; their states "
+                                 "would overwrite each other in a checkpoint")
+            states[key] = c.get_state()
+    return states
+
+
+def restore_callback_states(callbacks: Iterable[Callback], states: dict[str, dict[str, Any]]) -> None:
+    """``set_state`` on every callback whose state key is in ``states``."""
+    for c in callbacks:
+        if callable(getattr(c, "set_state", None)) and state_key(c) in states:
+            c.set_state(states[state_key(c)])
+
+
 class ModelCheckpoint(Callback):
     """Save a checkpoint (model, optimizer state, epoch, history) after every epoch.
 
@@ -194,9 +265,12 @@ class ModelCheckpoint(Callback):
             best model so far).
         metadata: extra JSON-able metadata stored in every file.
 
+    The file also holds the state of every other callback of the fit that has ``get_state``
+    (``EarlyStopping``: best value, patience counter, best weights); ``fit`` runs
+    ``ModelCheckpoint`` after the other callbacks so that state is the epoch's final one.
     The file is written atomically (temporary file, then rename), so a crash never leaves a
     half-written checkpoint. Resume with ``ck = load_checkpoint(path)`` and
-    ``ck.model.fit(..., initial_epoch=ck.epoch)``.
+    ``ck.model.fit(..., callbacks=[...the same callbacks...], initial_epoch=ck.epoch)``.
     """
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss",
@@ -220,7 +294,9 @@ class ModelCheckpoint(Callback):
             self.best = current
         path = Path(self.filepath.format(epoch=epoch + 1, **(logs or {})))
         history = self.model.history if isinstance(getattr(self.model, "history", None), History) else History()
-        save_checkpoint(path, self.model, epoch=epoch + 1, history=history, metadata=self.metadata)
+        others = [c for c in self.params.get("callbacks", []) if c is not self]
+        save_checkpoint(path, self.model, epoch=epoch + 1, history=history, metadata=self.metadata,
+                        callbacks=others)
         self.last_path = path
 
 

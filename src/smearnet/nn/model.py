@@ -61,6 +61,9 @@ class Sequential:
         self.loss: losses_mod.Loss | None = None
         self.compiled_metrics: list[metrics_mod.Metric] = []
         self.history: cbks.History | None = None
+        # {"epoch": k, "states": {state_key: state}} from load_checkpoint; fit(initial_epoch=k)
+        # hands each state to the callback with that key (see callbacks.EarlyStopping)
+        self.callback_states: dict[str, Any] | None = None
         self.metadata: dict[str, Any] = {}
         self.stop_training = False
         for layer in layers or []:

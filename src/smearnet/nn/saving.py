@@ -4,11 +4,13 @@ Layout of a file:
 
 * tensors ``"<layer>.<weight>"``: every weight, float32, including batch-norm moving
   statistics; a checkpoint adds ``"_optimizer.<slot>.<i>"`` (slot array of trainable
-  parameter i, in ``model.trainable_weights`` order);
+  parameter i, in ``model.trainable_weights`` order) and ``"_callback.<key>.<entry>.<i>"``
+  (array i of a callback state's list-of-arrays entry, e.g. EarlyStopping's best weights);
 * header metadata (strings): ``format`` (``"smearnet.model"`` or ``"smearnet.checkpoint"``),
   ``format_version``, ``smearnet_version``, ``architecture`` (JSON of
   ``Sequential.get_config()``), ``compile`` (JSON or ``null``), ``user_metadata`` (JSON),
-  for a checkpoint ``training`` (JSON: epoch, history, optimizer iterations), and ``checksum``:
+  for a checkpoint ``training`` (JSON: epoch, history, optimizer iterations, callback states
+  with their arrays replaced by ``{"__arrays__": n}``), and ``checksum``:
   SHA-256 over every other metadata entry and every tensor's name, dtype, shape and bytes.
 
 Loading never unpickles or imports anything named by the file: it parses JSON and only
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .callbacks import History
+from .callbacks import Callback, History, callback_states
 from .layers.base import skip_initializers
 from .model import Sequential
 
@@ -35,6 +37,7 @@ FORMAT_MODEL = "smearnet.model"
 FORMAT_CHECKPOINT = "smearnet.checkpoint"
 FORMAT_VERSION = "1"
 OPT_PREFIX = "_optimizer."
+CALLBACK_PREFIX = "_callback."
 
 
 class ModelFileError(ValueError):
@@ -123,15 +126,49 @@ def save_model(model: Sequential, path: str | os.PathLike, metadata: dict[str, A
     _write(path, tensors, meta)
 
 
+def _is_array_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0 and \
+        all(isinstance(a, np.ndarray) for a in value)
+
+
+def _pack_states(states: dict[str, dict[str, Any]], tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Callback states for the JSON header; lists of float32 arrays go to ``tensors``."""
+    packed: dict[str, Any] = {}
+    for key, state in states.items():
+        entries: dict[str, Any] = {}
+        for name, value in state.items():
+            if _is_array_list(value):
+                for i, a in enumerate(value):
+                    if a.dtype != np.float32:
+                        raise ValueError(f"callback state {key}.{name}: arrays must be float32, got {a.dtype}")
+                    tensors[f"{CALLBACK_PREFIX}{key}.{name}.{i}"] = a
+                value = {"__arrays__": len(value)}
+            entries[name] = value
+        packed[key] = entries
+    return packed
+
+
+def _unpack_states(packed: dict[str, Any], tensors: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    def value(key: str, name: str, v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {"__arrays__"}:
+            return [tensors[f"{CALLBACK_PREFIX}{key}.{name}.{i}"] for i in range(int(v["__arrays__"]))]
+        return v
+
+    return {key: {name: value(key, name, v) for name, v in state.items()} for key, state in packed.items()}
+
+
 def save_checkpoint(path: str | os.PathLike, model: Sequential, epoch: int,
                     history: History | dict[str, list[float]] | None = None,
-                    metadata: dict[str, Any] | None = None) -> None:
+                    metadata: dict[str, Any] | None = None,
+                    callbacks: list[Callback] | None = None) -> None:
     """Write a model file plus what resuming needs: the optimizer's step count and slots,
-    ``epoch`` (epochs completed) and the history so far."""
+    ``epoch`` (epochs completed), the history so far and the state (``get_state()``) of each
+    of ``callbacks`` that has one, e.g. ``EarlyStopping`` with its best weights."""
     tensors, meta = _model_entries(model, metadata, FORMAT_CHECKPOINT)
     hist = history if isinstance(history, History) else History(history or {})
     training: dict[str, Any] = {"epoch": int(epoch), "history": hist.history,
-                                "history_epochs": hist.epoch, "optimizer": None}
+                                "history_epochs": hist.epoch, "optimizer": None,
+                                "callbacks": _pack_states(callback_states(callbacks or []), tensors)}
     if model.optimizer is not None:
         state = model.optimizer.get_state()
         training["optimizer"] = {"iterations": state["iterations"], "slots": sorted(state["slots"]),
@@ -186,7 +223,7 @@ def _build(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, str], com
     except (ValueError, TypeError, KeyError, MemoryError, OverflowError) as e:
         raise ModelFileError(f"{path}: cannot rebuild the architecture: {e!r}") from None
     names = model.named_weights()
-    stored = {k: v for k, v in tensors.items() if not k.startswith(OPT_PREFIX)}
+    stored = {k: v for k, v in tensors.items() if not k.startswith((OPT_PREFIX, CALLBACK_PREFIX))}
     if set(names) != set(stored):
         missing, extra = sorted(set(names) - set(stored)), sorted(set(stored) - set(names))
         raise ModelFileError(f"{path}: weights do not match the architecture (missing {missing}, unexpected {extra})")
@@ -221,18 +258,21 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
 @dataclass
 class Checkpoint:
     """What :func:`load_checkpoint` returns. Resume with
-    ``ck.model.fit(..., epochs=total, initial_epoch=ck.epoch)``."""
+    ``ck.model.fit(..., epochs=total, initial_epoch=ck.epoch)``. ``callback_states`` maps a
+    callback's ``state_key`` (e.g. ``"EarlyStopping[val_loss]"``) to its saved state."""
 
     model: Sequential
     epoch: int
     history: dict[str, list[float]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    callback_states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load a checkpoint written by ``ModelCheckpoint`` / :func:`save_checkpoint`: the model
-    (compiled, optimizer state restored, ``model.history`` set so ``fit`` continues it), the
-    number of epochs completed, the history and the user metadata."""
+    (compiled, optimizer state restored, ``model.history`` and ``model.callback_states`` set
+    so ``fit(..., initial_epoch=ck.epoch)`` continues them), the number of epochs completed,
+    the history, the user metadata and the callback states."""
     path, tensors, meta = _read(path)
     if meta["format"] != FORMAT_CHECKPOINT:
         raise ModelFileError(f"{path} is a model file, not a training checkpoint (use load_model)")
@@ -248,7 +288,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             n = int(opt["n_params"])
             slots = {s: [tensors[f"{OPT_PREFIX}{s}.{i}"] for i in range(n)] for s in opt["slots"]}
             model.optimizer.set_state({"iterations": int(opt["iterations"]), "slots": slots})
-    except (ValueError, TypeError, KeyError) as e:
+        states = _unpack_states(training.get("callbacks") or {}, tensors)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ModelFileError(f"{path}: invalid training state: {e}") from None
     model.history = history
-    return Checkpoint(model=model, epoch=epoch, history=history.history, metadata=model.metadata)
+    model.callback_states = {"epoch": epoch, "states": states}
+    return Checkpoint(model=model, epoch=epoch, history=history.history, metadata=model.metadata,
+                      callback_states=states)

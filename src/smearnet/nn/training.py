@@ -183,10 +183,14 @@ def fit_loop(model: Any, train: ArrayBatches | IterableBatches, epochs: int, ini
     history = prior.truncated(initial_epoch) if initial_epoch and isinstance(prior, cbks.History) else cbks.History()
     model.history = history
     steps = steps_of(train)
-    user = list(callbacks or [])
+    # checkpoints run after the other callbacks, so they store each epoch's final state
+    user = sorted(callbacks or [], key=lambda c: isinstance(c, cbks.ModelCheckpoint))
+    saved, model.callback_states = getattr(model, "callback_states", None), None
+    if saved and initial_epoch and saved["epoch"] == initial_epoch:  # set by load_checkpoint
+        cbks.restore_callback_states(user, saved["states"])
     progress = make_progress(verbose)
     cb = cbks.CallbackList([history, *user, *([progress] if progress else [])], model,
-                           {"epochs": epochs, "steps": steps, "verbose": verbose})
+                           {"epochs": epochs, "steps": steps, "verbose": verbose, "callbacks": user})
     tracker = Tracker(model.compiled_metrics)
     val_tracker = Tracker([copy.deepcopy(m) for m in model.compiled_metrics])
     model.stop_training = False

@@ -1,4 +1,5 @@
-"""Per-epoch bookkeeping of a training run: history, timing, early stopping, checkpoints.
+"""Per-epoch bookkeeping of a training run: history, timing, checkpoints; early stopping is
+``smearnet.nn.callbacks.EarlyStopping``, whose state (best weights included) is checkpointed here.
 
 After every finished epoch the whole training state goes to ``RUN/checkpoint/state.safetensors``
 (written atomically): weights (including batch-norm statistics), optimizer moments and step
@@ -15,9 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from smearnet.nn.callbacks import Callback, EarlyStopping
+
 from . import run_dir as rd
+from .splitting import RunError
 
 STATE = "state.safetensors"
+STATE_VERSION = 2  # 2: early stopping is the nn callback's state (1 had its own fields)
 
 
 def checkpoint_path(run: Path) -> Path:
@@ -30,49 +35,50 @@ class TrainingState:
     Args:
         patience: early-stopping patience in epochs on ``val_loss`` (None = off).
         min_delta: smallest decrease of ``val_loss`` that counts as an improvement.
+
+    ``early_stopping`` is the run's :class:`~smearnet.nn.callbacks.EarlyStopping` (None when
+    off), given to ``fit`` by :func:`make_callbacks`; ``best_epoch``, ``best_weights`` and
+    ``stopped_early`` read it in the run's terms (epochs counted from 1, 0 = none).
     """
 
     def __init__(self, patience: int | None = None, min_delta: float = 1e-4) -> None:
-        self.patience = patience
-        self.min_delta = float(min_delta)
         self.history: dict[str, list[float]] = {}
         self.epoch_seconds: list[float] = []
         self.epochs_done = 0
-        self.best_loss = float("inf")
-        self.best_epoch = 0          # 1-based epoch of best_weights (0 = none yet)
-        self.best_weights: list[np.ndarray] | None = None
-        self.wait = 0
-        self.stopped_early = False
         self.wall_seconds = 0.0      # wall time of earlier sessions (resumed runs)
+        self.early_stopping = None if patience is None else EarlyStopping(
+            monitor="val_loss", min_delta=min_delta, patience=patience, restore_best_weights=True)
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch of the lowest validation loss (0 = none, or early stopping off)."""
+        es = self.early_stopping
+        return 0 if es is None or es.best_epoch is None else es.best_epoch + 1
+
+    @property
+    def best_weights(self) -> list[np.ndarray] | None:
+        return None if self.early_stopping is None else self.early_stopping.best_weights
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.early_stopping is not None and self.early_stopping.stopped_epoch is not None
 
     # -- one epoch --------------------------------------------------------------------------
-    def record(self, logs: dict[str, float], seconds: float, weights: list[np.ndarray]) -> bool:
-        """Add one finished epoch; returns True when early stopping says stop."""
+    def record(self, logs: dict[str, float], seconds: float) -> None:
+        """Add one finished epoch's logs and duration."""
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
         self.epoch_seconds.append(float(seconds))
         self.epochs_done += 1
-        if self.patience is None or "val_loss" not in logs:
-            return False
-        val = float(logs["val_loss"])
-        if val < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch, self.wait = val, self.epochs_done, 0
-            self.best_weights = [np.array(w, copy=True) for w in weights]
-            return False
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped_early = True
-            return True
-        return False
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, run: Path, model: Any, extra_seconds: float = 0.0) -> Path:
+        es = self.early_stopping
         state = {
-            "epochs_done": self.epochs_done, "history": self.history,
-            "epoch_seconds": self.epoch_seconds, "patience": self.patience,
-            "min_delta": self.min_delta, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
-            "best_weights": self.best_weights, "wait": self.wait,
-            "stopped_early": self.stopped_early, "wall_seconds": self.wall_seconds + extra_seconds,
+            "version": STATE_VERSION, "epochs_done": self.epochs_done, "history": self.history,
+            "epoch_seconds": self.epoch_seconds, "wall_seconds": self.wall_seconds + extra_seconds,
+            "early_stopping": None if es is None else {
+                "patience": es.patience, "min_delta": es.min_delta, "state": es.get_state()},
             "weights": [np.asarray(w) for w in model.get_weights()],
             "optimizer": model.optimizer.get_state(),
         }
@@ -81,37 +87,40 @@ class TrainingState:
     @classmethod
     def load(cls, run: Path, model: Any) -> "TrainingState":
         """Restore the state and put the checkpoint's weights and optimizer into ``model``."""
-        s = rd.load_state(checkpoint_path(run))
-        self = cls(s["patience"], s["min_delta"])
+        path = checkpoint_path(run)
+        s = rd.load_state(path)
+        if not isinstance(s, dict) or s.get("version") != STATE_VERSION:
+            raise RunError(f"{path}: written by an older smearnet (checkpoint format "
+                           f"{s.get('version', 1) if isinstance(s, dict) else '?'}, this one reads "
+                           f"{STATE_VERSION}); it cannot be resumed: start a new run")
+        es = s["early_stopping"]
+        self = cls(None if es is None else int(es["patience"]),
+                   1e-4 if es is None else float(es["min_delta"]))
+        if es is not None:
+            self.early_stopping.set_state(es["state"])
         self.history = {k: list(v) for k, v in s["history"].items()}
         self.epoch_seconds = list(s["epoch_seconds"])
         self.epochs_done = int(s["epochs_done"])
-        self.best_loss, self.best_epoch = float(s["best_loss"]), int(s["best_epoch"])
-        self.best_weights = s["best_weights"]
-        self.wait, self.stopped_early = int(s["wait"]), bool(s["stopped_early"])
         self.wall_seconds = float(s["wall_seconds"])
         model.set_weights(s["weights"])
         model.optimizer.set_state(s["optimizer"])
         return self
 
 
-def make_callback(state: TrainingState, run: Path, session_start: float,
-                  after_checkpoint: Any = None) -> Any:
-    """A ``smearnet.callbacks.Callback`` that records each epoch into ``state``, checkpoints,
-    and stops training when early stopping says so."""
-    from smearnet.nn.callbacks import Callback
+def make_callbacks(state: TrainingState, run: Path, session_start: float,
+                   after_checkpoint: Any = None) -> list[Callback]:
+    """The callbacks for ``fit``: the run's EarlyStopping (when on), then one that records
+    each epoch into ``state`` and checkpoints (after early stopping has seen the epoch)."""
 
     class RunCallback(Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self._t0 = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            seconds = time.perf_counter() - self._t0
-            stop = state.record(dict(logs or {}), seconds, self.model.get_weights())
+            state.record(dict(logs or {}), time.perf_counter() - self._t0)
             state.save(run, self.model, extra_seconds=time.perf_counter() - session_start)
-            if stop:
-                self.model.stop_training = True
             if after_checkpoint is not None:
                 after_checkpoint(epoch)
 
-    return RunCallback()
+    es = [state.early_stopping] if state.early_stopping is not None else []
+    return [*es, RunCallback()]

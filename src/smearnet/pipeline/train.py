@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import inference, report, run_dir as rd
-from .checkpoint import TrainingState, checkpoint_path, make_callback
+from .checkpoint import TrainingState, checkpoint_path, make_callbacks
 from .evaluate import choose_threshold, classification_metrics
 from .overfit import overfitting_report
 from .presets import DEFAULT_PRESET, PRESETS, Preset, build_model, get_preset, heldout_loss
@@ -216,10 +216,10 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
 
     t_fit = time.perf_counter()
     if state.epochs_done < preset.epochs and not state.stopped_early:
-        callback = make_callback(state, run, t_start, after_checkpoint or after_checkpoint_hook)
+        callbacks = make_callbacks(state, run, t_start, after_checkpoint or after_checkpoint_hook)
         try:
             model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
-                      callbacks=[callback], verbose=1 if req.progress else 0,
+                      callbacks=callbacks, verbose=1 if req.progress else 0,
                       initial_epoch=state.epochs_done, shuffle=False)
         except NonFiniteLossError as exc:
             raise RunError(f"training diverged ({exc}); the checkpoint keeps the last finished epoch") from None
