@@ -1,5 +1,6 @@
-"""Sequential runs BatchNormalization -> ReLU -> MaxPool2D(2) as one fused engine op, with the
-same values, gradients and running statistics as the three layers one after the other."""
+"""Sequential runs BatchNormalization -> ReLU -> MaxPool2D(2) as one fused engine op (and
+BatchNormalization -> ReLU without that pool as batch_norm(activation="relu")), with the same
+values, gradients and running statistics as the layers one after the other."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ def small_cnn(relu: layers.Layer) -> smearnet.Sequential:
         layers.InputLayer(input_shape=(12, 12, 3)),
         layers.Conv2D(6, 3, padding="same", use_bias=False),
         layers.BatchNormalization(momentum=0.9), relu, layers.MaxPool2D(2),
+        layers.Conv2D(4, 3, padding="same", use_bias=False),
+        layers.BatchNormalization(momentum=0.9), layers.ReLU(),
         layers.Conv2D(4, 3, padding="same", use_bias=False),
         layers.BatchNormalization(momentum=0.9), layers.ReLU(), layers.MaxPool2D((2, 2)),
         layers.GlobalAveragePooling2D(), layers.Dense(1)], seed=3)
@@ -40,7 +43,7 @@ def test_fused_blocks_match_the_separate_layers(relu: layers.Layer, monkeypatch)
     original = fusion.run_fused
     monkeypatch.setattr(fusion, "run_fused", lambda *a: seen.append(a[1]) or original(*a))
     fused = forward_backward(fused_model, x)
-    assert seen == [1, 5]  # both BN -> ReLU -> pool blocks took the fused op
+    assert seen == [1, 5, 8]  # BN -> ReLU -> pool, BN -> ReLU, BN -> ReLU -> pool
     monkeypatch.setattr(fusion, "fused_length", lambda layers, i: 0)
     plain = forward_backward(plain_model, x)
     np.testing.assert_allclose(fused[0], plain[0], rtol=1e-5, atol=1e-6)
@@ -51,7 +54,10 @@ def test_fused_blocks_match_the_separate_layers(relu: layers.Layer, monkeypatch)
 def test_blocks_that_differ_are_not_fused() -> None:
     bn = layers.BatchNormalization()
     assert fusion.fused_length([bn, layers.ReLU(max_value=6.0), layers.MaxPool2D(2)], 0) == 0
-    assert fusion.fused_length([bn, layers.ReLU(), layers.MaxPool2D(3)], 0) == 0
-    assert fusion.fused_length([bn, layers.ReLU(), layers.MaxPool2D(2, padding="same")], 0) == 0
     assert fusion.fused_length([bn, layers.Activation("tanh"), layers.MaxPool2D(2)], 0) == 0
-    assert fusion.fused_length([bn, layers.ReLU()], 0) == 0
+    assert fusion.fused_length([layers.ReLU(), layers.MaxPool2D(2)], 0) == 0
+    # another pool after BN -> ReLU: only BN -> ReLU is fused
+    assert fusion.fused_length([bn, layers.ReLU(), layers.MaxPool2D(3)], 0) == 2
+    assert fusion.fused_length([bn, layers.ReLU(), layers.MaxPool2D(2, padding="same")], 0) == 2
+    assert fusion.fused_length([bn, layers.ReLU()], 0) == 2
+    assert fusion.fused_length([bn, layers.ReLU(), layers.MaxPool2D(2)], 0) == 3
