@@ -1,7 +1,7 @@
 """smearnet's engine against PyTorch CPU, side by side in one process.
 
 Times, for the assignment's model (133x133x3, batch 32) and the default preset's model
-(cellnet, 64x64x3, batch 64):
+(cellnet, 64x64x3, batch 64; both read off the presets' layers):
   * conv2d forward+backward alone at each conv layer's shape,
   * a whole training step (forward, loss, backward, Adam update),
   * inference (forward without a graph / under torch.no_grad, dropout off).
@@ -42,20 +42,49 @@ import smearnet.autodiff as ad
 # -- model specifications ---------------------------------------------------------------------
 # ("conv", filters, kernel, stride, padding, use_bias, relu) | ("bn",) | ("relu",) | ("maxpool", k)
 # | ("gap",) | ("flatten",) | ("dense", units, relu) | ("dropout", rate)
-MODELS: dict[str, dict[str, Any]] = {
-    "assignment": dict(
-        input=(133, 133, 3), batch=32, loss="mse",
-        layers=[("conv", 128, 3, 2, "valid", True, True), ("maxpool", 2),
-                ("conv", 128, 3, 2, "valid", True, True), ("maxpool", 2),
-                ("conv", 64, 3, 2, "valid", True, True), ("flatten",)]
-        + [("dense", 256, True), ("dropout", 0.1)] * 5
-        + [("dense", 64, True), ("dense", 1, False)]),
-    "cellnet": dict(  # the default preset: conv(same, no bias) -> BN -> ReLU -> pool, x4; GAP
-        input=(64, 64, 3), batch=64, loss="bce_logits",
-        layers=[layer for f in (16, 32, 64, 128)
-                for layer in (("conv", f, 3, 1, "same", False, False), ("bn",), ("relu",), ("maxpool", 2))]
-        + [("gap",), ("dropout", 0.2), ("dense", 1, False)]),
-}
+def spec_from_preset(name: str) -> dict[str, Any]:
+    """The benchmark spec of a preset's model, read off the layers that ``smearnet train``
+    builds (so the benchmark follows the preset when its architecture changes)."""
+    from smearnet.nn import activations
+    from smearnet.pipeline.presets import build_layers, get_preset
+
+    preset = get_preset(name)
+    layers: list[tuple] = []
+    size = preset.image_size
+    for lay in build_layers(preset):
+        kind = type(lay).__name__
+        relu = getattr(lay, "activation", None) is activations.relu
+        if kind == "InputLayer":
+            size = lay.input_shape_arg
+        elif kind == "Conv2D":
+            k, st = lay.kernel_size, lay.strides
+            if k[0] != k[1] or st[0] != st[1]:
+                raise ValueError(f"{name}: the benchmark handles square kernels and strides only")
+            layers.append(("conv", lay.filters, k[0], st[0], lay.padding, lay.use_bias, relu))
+        elif kind == "BatchNormalization":
+            layers.append(("bn",))
+        elif kind == "ReLU":
+            layers.append(("relu",))
+        elif kind in ("MaxPool2D", "MaxPooling2D"):
+            if lay.pool_size != lay.strides or lay.padding != "valid":
+                raise ValueError(f"{name}: the benchmark handles max-pools with stride = size only")
+            layers.append(("maxpool", lay.pool_size[0]))
+        elif kind in ("GlobalAveragePooling2D", "GlobalAvgPool2D"):
+            layers.append(("gap",))
+        elif kind == "Flatten":
+            layers.append(("flatten",))
+        elif kind == "Dense":
+            layers.append(("dense", lay.units, relu))
+        elif kind == "Dropout":
+            layers.append(("dropout", lay.rate))
+        else:
+            raise ValueError(f"{name}: the benchmark has no {kind} layer")
+    loss = {"mse": "mse", "bce_logits": "bce_logits"}[preset.loss]
+    return dict(input=tuple(size), batch=preset.batch_size, loss=loss, layers=layers)
+
+
+# the assignment's model (133x133x3, batch 32) and the default preset's (cellnet)
+MODELS: dict[str, dict[str, Any]] = {name: spec_from_preset(name) for name in ("assignment", "cellnet")}
 
 
 def walk(spec: dict[str, Any]) -> Iterator[tuple[tuple, int, tuple[int, int, int]]]:
