@@ -3,8 +3,8 @@
 - ``assignment``: the seed notebook's part 3 exactly (133 px, its layers, Adam, MSE,
   accuracy at 0.5 on the linear output, 10 epochs, 5,000 images split 4,000 / 1,000 at random).
 - ``cellnet`` (the default): a small batch-normalized CNN for real use, trained on a
-  slide-grouped split with augmentation, AdamW and a one-cycle schedule, early stopping on the
-  validation loss and a decision threshold chosen on the validation slides.
+  slide-grouped split with augmentation, AdamW and a one-cycle schedule over 18 epochs, and a
+  decision threshold chosen on the validation slides.
 - ``tiny``: a seconds-long smoke test (tests and quick checks), not for real use.
 """
 
