@@ -133,3 +133,28 @@ def test_gradcheck_detects_a_wrong_gradient():
 
     err = ad.gradcheck(wrong_square, np.array([1.0, 2.0, 3.0]))
     assert err[0] > 0.1
+
+
+def test_no_grad_is_per_thread():
+    """no_grad in one thread never stops another thread's ops from recording (as PyTorch)."""
+    import threading
+
+    import smearnet.autodiff as ad
+
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other() -> None:
+        inside.wait()
+        w = ad.Tensor(np.ones(3), requires_grad=True)
+        seen["other"] = ad.is_grad_enabled() and (w * 2).sum()._parents != ()
+        done.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    with ad.no_grad():
+        inside.set()
+        done.wait()
+        assert not ad.is_grad_enabled()
+    t.join()
+    assert seen["other"] is True

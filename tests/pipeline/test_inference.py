@@ -47,3 +47,20 @@ def test_tta_averages_the_views():
 def test_auto_batch():
     assert inference.auto_batch(64) == 256 and inference.auto_batch(133) == 59
     assert inference.auto_batch(1000) == 8
+
+
+def test_sharded_scoring_gives_the_same_outputs_and_restores_blas_threads():
+    from smearnet.autodiff import blas
+
+    model = smearnet.Sequential([L.InputLayer(input_shape=(8, 8, 3)),
+                                 L.Conv2D(4, 3, padding="same", use_bias=False),
+                                 L.BatchNormalization(momentum=0.9), L.ReLU(), L.MaxPool2D(2),
+                                 L.GlobalAveragePooling2D(), L.Dense(1)], seed=0)
+    images = np.random.default_rng(1).integers(0, 256, (300, 8, 8, 3), dtype=np.uint8)
+    before = blas.get_threads()
+    one = inference.predict_raw(model, images, batch_size=128, workers=1)
+    four = inference.predict_raw(model, images, batch_size=128, workers=4)
+    np.testing.assert_allclose(four, one, rtol=1e-5, atol=1e-6)
+    assert blas.get_threads() == before
+    want = model.predict(inference.scale(images), batch_size=300)[:, 0]
+    np.testing.assert_allclose(one, want, rtol=1e-5, atol=1e-6)

@@ -52,6 +52,11 @@ def _find_openblas() -> None:
 _find_openblas()
 
 
+def get_threads() -> int | None:
+    """NumPy's OpenBLAS thread count now (None with any other BLAS)."""
+    return None if _get is None else int(_get())
+
+
 def set_threads(n: int) -> bool:
     """Set NumPy's OpenBLAS thread count for the whole process (e.g. 1 in each of two worker
     processes sharing two cores). Returns False, doing nothing, with any other BLAS."""

@@ -10,6 +10,7 @@ activation is kept alive.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -18,7 +19,16 @@ import numpy as np
 Array = np.ndarray
 VJP = Callable[[Array], Sequence["Array | None"]]
 
-_state = {"grad_enabled": True, "dtype": np.dtype(np.float32)}
+class _ThreadState(threading.local):
+    """Grad mode and dtype, per thread (as PyTorch's grad mode): ``no_grad`` in one thread
+    never switches recording off or on for another running at the same time."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.dtype = np.dtype(np.float32)
+
+
+_state = _ThreadState()
 
 
 class NoGradientError(RuntimeError):
@@ -27,34 +37,34 @@ class NoGradientError(RuntimeError):
 
 def default_dtype() -> np.dtype:
     """The floating dtype every tensor is stored in: float32, float64 only inside gradcheck."""
-    return _state["dtype"]
+    return _state.dtype
 
 
 @contextlib.contextmanager
 def precision(dtype: Any) -> Iterator[None]:
     """Temporarily compute every new tensor in ``dtype`` (gradient checks use float64)."""
-    old = _state["dtype"]
-    _state["dtype"] = np.dtype(dtype)
+    old = _state.dtype
+    _state.dtype = np.dtype(dtype)
     try:
         yield
     finally:
-        _state["dtype"] = old
+        _state.dtype = old
 
 
 def is_grad_enabled() -> bool:
     """Whether ops record a graph right now."""
-    return _state["grad_enabled"]
+    return _state.grad_enabled
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
     """Record no graph inside the block: outputs have no parents and keep no activations."""
-    old = _state["grad_enabled"]
-    _state["grad_enabled"] = False
+    old = _state.grad_enabled
+    _state.grad_enabled = False
     try:
         yield
     finally:
-        _state["grad_enabled"] = old
+        _state.grad_enabled = old
 
 
 def as_array(x: Any) -> Array:
@@ -224,7 +234,7 @@ def make(data: Array, parents: Sequence[Tensor], vjp: VJP | None, op: str) -> Te
     out.grad = None
     out.name = None
     out._op = op
-    if _state["grad_enabled"] and any(p.requires_grad for p in parents):
+    if _state.grad_enabled and any(p.requires_grad for p in parents):
         out.requires_grad = True
         out._parents = tuple(parents)
         out._vjp = vjp

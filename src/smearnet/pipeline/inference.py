@@ -7,6 +7,7 @@ clipped to [0, 1], as the assignment's MSE model), ``preprocessing`` and ``class
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -130,32 +131,80 @@ def views(x: np.ndarray, tta: str | None) -> list[np.ndarray]:
 
 
 def predict_raw(model: Any, images: np.ndarray, batch_size: int | None = None,
-                tta: str | None = "model", progress: bool = False) -> np.ndarray:
+                tta: str | None = "model", progress: bool = False,
+                workers: int | None = None) -> np.ndarray:
     """Raw network output (N,) float64 for uint8 images (N, S, S, 3) at the model's size.
 
     Scales one batch at a time, so a memory-mapped cache is never loaded whole as float32.
     ``tta``: "model" = as the model's metadata says (default none), else None / "flips" /
     "dihedral": the raw outputs of the views are averaged. ``progress``: a bar on stderr.
+    ``workers``: threads that each run the network on a share of every batch, with one BLAS
+    thread each (default: the usable cores). The im2col copies, batch norm and pooling passes
+    are single-threaded NumPy, so one forward pass on all cores leaves most of them idle;
+    shards in threads (NumPy releases the GIL) keep every core busy. Same outputs either way.
     """
     if tta == "model":
         tta = (getattr(model, "metadata", None) or {}).get("tta")
     n = len(images)
     batch_size = batch_size or auto_batch(images.shape[1] if images.ndim == 4 else 64)
+    if workers is None:
+        from smearnet.data.parallel import usable_cores
+        workers = usable_cores()
+    workers = max(1, min(int(workers), batch_size // MIN_SHARD))
     raw = np.empty(n, dtype=np.float64)
     bar = None
     if progress and n > batch_size:
         from tqdm import tqdm
         bar = tqdm(total=n, unit="img", desc="scoring", leave=False)
-    for start in range(0, n, batch_size):
-        batch = scale(images[start:start + batch_size])
-        outs = [np.asarray(model.predict(np.ascontiguousarray(v), batch_size=len(v))).reshape(len(v), -1)[:, 0]
-                for v in views(batch, tta)]
-        raw[start:start + len(batch)] = np.mean(outs, axis=0)
-        if bar is not None:
-            bar.update(len(batch))
+    with _Shards(model, workers if n >= 2 * MIN_SHARD else 1) as forward:
+        for start in range(0, n, batch_size):
+            batch = scale(images[start:start + batch_size])
+            raw[start:start + len(batch)] = np.mean([forward(v) for v in views(batch, tta)], axis=0)
+            if bar is not None:
+                bar.update(len(batch))
     if bar is not None:
         bar.close()
     return raw
+
+
+MIN_SHARD = 32  # images: below this a shard's fixed costs outweigh the parallel gain
+
+
+class _Shards:
+    """``forward(x)``: the model's first output for a batch (B, ...) -> (B,), computed as
+    ``workers`` shards in threads, with NumPy's BLAS on one thread meanwhile (restored after)."""
+
+    def __init__(self, model: Any, workers: int) -> None:
+        self.model, self.workers = model, workers
+        self.pool: Any = None
+        self.blas_threads: int | None = None
+
+    def __enter__(self) -> Callable[[np.ndarray], np.ndarray]:
+        if self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from smearnet.autodiff import blas
+            self.blas_threads = blas.get_threads()
+            blas.set_threads(1)
+            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="smearnet-predict")
+        return self.forward
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            from smearnet.autodiff import blas
+            if self.blas_threads is not None:
+                blas.set_threads(self.blas_threads)
+
+    def _one(self, x: np.ndarray) -> np.ndarray:
+        out = self.model.predict(np.ascontiguousarray(x), batch_size=len(x))
+        return np.asarray(out).reshape(len(x), -1)[:, 0]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.pool is None or len(x) < 2 * MIN_SHARD:
+            return self._one(x)
+        shards = np.array_split(x, min(self.workers, len(x) // MIN_SHARD))
+        return np.concatenate(list(self.pool.map(self._one, shards)))
 
 
 def predict_proba(model: Any, images: np.ndarray, batch_size: int | None = None,
