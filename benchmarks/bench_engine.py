@@ -6,7 +6,8 @@ Times, for the assignment's model (133x133x3, batch 32) and the default preset's
   * a whole training step (forward, loss, backward, Adam update),
   * inference (forward without a graph / under torch.no_grad, dropout off).
 Both frameworks get the same architecture, the same initial weights, the same batch and the same
-number of threads; after a warm-up they run alternately, and the median time of each is kept.
+number of threads; after a warm-up they run in alternating blocks (the first call after each
+switch untimed: the other framework's worker threads may still be spinning), median kept.
 Also reported: peak memory of a training step (each framework in a fresh child process),
 GFLOP/s achieved, and that as a fraction of this machine's float32 matrix-multiply
 throughput measured in the same run.
@@ -381,11 +382,15 @@ class NNRunner:
 
 
 # -- timing -----------------------------------------------------------------------------------
-def alternate(fns: dict[str, Callable[[], Any]], warmup: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call of each function, run alternately after ``warmup`` calls each.
+def alternate(fns: dict[str, Callable[[], Any]], warmup: int, rounds: int,
+              block: int = 3) -> dict[str, float]:
+    """Median seconds per call of each function, run in alternating blocks after a warm-up.
 
-    The order rotates every round, so no function always runs right after the same other one
-    (torch's worker threads keep spinning for a moment after each call).
+    Each round runs every function ``block`` times in a row and times all but the first call
+    of the block: right after a switch, the other framework's worker threads are still
+    spinning (torch's OpenMP threads, OpenBLAS's after a multi-threaded product) and hold a
+    core, which would charge one framework for the other's idle threads. The order rotates
+    every round. ``rounds * (block - 1)`` timed calls per function.
     """
     for _ in range(warmup):
         for f in fns.values():
@@ -394,9 +399,11 @@ def alternate(fns: dict[str, Callable[[], Any]], warmup: int, rounds: int) -> di
     times: dict[str, list[float]] = {k: [] for k in fns}
     for r in range(rounds):
         for k in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            fns[k]()
-            times[k].append(time.perf_counter() - t0)
+            fns[k]()  # untimed: the switch
+            for _ in range(block - 1):
+                t0 = time.perf_counter()
+                fns[k]()
+                times[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
