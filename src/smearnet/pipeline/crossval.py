@@ -7,10 +7,11 @@ threshold and early stopping use validation slides taken from the training folds
 ``--resume`` continues with the first unfinished fold.
 
 ``--jobs J`` trains J folds at once, each in its own process with ``cores // J`` BLAS threads
-(its output goes to ``RUN/fold-i.log``). On a 2-core machine two one-thread folds finish
-about 1.5x sooner than the same folds one after another on two threads: a small CNN's step
-leaves a second core half idle (many of its products and all of its elementwise passes run on
-one thread). Each fold's own training time is then longer than a lone run's.
+(its output goes to ``RUN/fold-i.log``). Whether that is faster depends on the machine: on the
+project's idle 2-core VM (cellnet, 2026-12-04) two one-thread folds at once took ~103 s per
+epoch each against ~30 s for one two-thread fold (1.7x slower); on the same VM loaded by other
+jobs an earlier measurement found it 1.5x faster. Each fold's own training time is longer than
+a lone run's.
 """
 
 from __future__ import annotations
