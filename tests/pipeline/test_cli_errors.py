@@ -212,3 +212,31 @@ def test_model_file_error_names_the_file_once(labelled, tmp_path, capsys):
     fake.write_bytes(b"\xff" * 8 + b"junk")
     err = one_line_error(capsys, ["predict", "--model", str(fake), str(labelled)], "not a smearnet model")
     assert err.count("bad.safetensors") == 1
+
+
+def test_resume_with_other_images_than_the_split_is_a_usage_error(labelled, tmp_path, capsys):
+    """--resume --data pointing at images the run was not split on: one line, not a traceback."""
+    from smearnet.pipeline import run_dir as rd
+
+    run = tmp_path / "r"
+    run.mkdir()
+    p = get_preset("tiny").with_overrides(epochs=2)
+    rd.write_json(run / rd.CONFIG, {"preset": p.to_json(), "seed": 0, "data": str(labelled)})
+    part = {"n_images": 1, "slides": ["C999"], "files": ["Parasitized/C999_elsewhere.png"]}
+    rd.write_json(run / rd.SPLIT, {"kind": "patient", "seed": 0,
+                                   "parts": {"train": part, "val": part, "test": part}})
+    err = one_line_error(capsys, ["train", "--resume", "--out", str(run), "--data", str(labelled), "-q"],
+                         "--resume", "split.json", str(labelled), "C999_elsewhere.png")
+    assert "--data the run was trained on" in err
+
+
+def test_run_config_keeps_the_data_path_absolute(labelled, tmp_path, capsys, monkeypatch):
+    """A relative --data is stored absolute, so --resume works from any folder."""
+    from smearnet.pipeline import run_dir as rd
+
+    monkeypatch.chdir(labelled.parent)
+    run = tmp_path / "r"
+    assert main(["train", "--data", labelled.name, "--preset", "tiny", "--epochs", "1",
+                 "--out", str(run), "-q"]) == 0
+    capsys.readouterr()
+    assert rd.read_json(run / rd.CONFIG)["data"] == str(labelled)

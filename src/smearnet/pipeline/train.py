@@ -95,7 +95,7 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         config["preset"] = preset.to_json()
         config.setdefault("resumed", []).append({"command": req.command, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         if req.data:
-            config["data"] = str(req.data)
+            config["data"] = _absolute(req.data)
         return run, preset, config
     try:
         preset = get_preset(req.preset or DEFAULT_PRESET)
@@ -114,12 +114,17 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
     config = {
         "preset": preset.to_json(), "description": preset.description,
         "seed": 0 if req.seed is None else int(req.seed),
-        "data": None if req.data is None else str(req.data),
+        "data": None if req.data is None else _absolute(req.data),
         "cv": None if req.folds is None else {"fold": int(req.fold or 0), "folds": int(req.folds)},
         "command": req.command, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "environment": rd.environment(),
     }
     return run, preset, config
+
+
+def _absolute(data: str | Path) -> str:
+    """The data path as an absolute path, so that ``--resume`` works from any folder."""
+    return str(Path(data).expanduser().absolute())
 
 
 def _refuse_finished(run: Path, epochs: int | None) -> None:
@@ -177,7 +182,11 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
 
     if req.resume and (run / rd.SPLIT).is_file():
         from smearnet.data import Split
-        split = Split.load(run / rd.SPLIT, ds.paths)
+        try:
+            split = Split.load(run / rd.SPLIT, ds.paths)
+        except ValueError as exc:  # --data names other images than the run was split on
+            raise RunError(f"--resume: {run / rd.SPLIT} does not fit the images at {source} ({exc}); "
+                           "resume with the --data the run was trained on") from None
     else:
         split = make_split(ds, preset, seed, config.get("cv"))
     if len(split.train) == 0 or len(split.test) == 0:
