@@ -240,3 +240,32 @@ def test_run_config_keeps_the_data_path_absolute(labelled, tmp_path, capsys, mon
                  "--out", str(run), "-q"]) == 0
     capsys.readouterr()
     assert rd.read_json(run / rd.CONFIG)["data"] == str(labelled)
+
+
+def test_unreadable_files_are_reported_by_train_and_evaluate_even_from_the_cache(
+        labelled, untrained_model, tmp_path, capsys):
+    """The warnings name a broken file only while the cache is built; every later train and
+    evaluate still says how many files it left out, and the run records which."""
+    import json
+    import warnings
+
+    from smearnet.pipeline import run_dir as rd
+
+    (labelled / "Uninfected" / "C9_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["evaluate", "--model", str(untrained_model), "--data", str(labelled)]) == 0
+    capsys.readouterr()
+    for i in range(2):  # the second run reads the cache the first one built
+        run = tmp_path / f"r{i}"
+        assert main(["train", "--data", str(labelled), "--preset", "tiny", "--epochs", "1",
+                     "--out", str(run), "-q"]) == 0
+        assert "skipped 1 unreadable image file " in capsys.readouterr().out
+        split = rd.read_json(run / rd.METRICS)["split"]
+        assert split["skipped"] == 1 and split["skipped_files"][0][0].endswith("C9_broken.png")
+        assert "C9_broken.png" in (run / rd.REPORT).read_text()
+    assert main(["evaluate", "--model", str(untrained_model), "--data", str(labelled)]) == 0
+    assert "skipped 1 unreadable image file " in capsys.readouterr().out
+    assert main(["evaluate", "--model", str(untrained_model), "--data", str(labelled), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["skipped"] == 1 and m["skipped_files"][0][0].endswith("C9_broken.png")

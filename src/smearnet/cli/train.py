@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "mean +- std of the test figures in cv.json")
     p.add_argument("--jobs", type=positive_int, default=None, metavar="J",
                    help="with --cv: train J folds at once, each in its own process with "
-                        "cores/J BLAS threads (default 1; 2 finishes ~1.5x sooner on 2 cores)")
+                        "cores/J BLAS threads (default 1; on an idle 2-core machine 2 was "
+                        "measured 1.7x slower, see docs/pipeline.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 

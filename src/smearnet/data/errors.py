@@ -39,3 +39,10 @@ def warn_skipped(skipped: list[tuple[str, str]], stacklevel: int = 3) -> None:
         warnings.warn(f"skipped {len(skipped) - MAX_NAMED_WARNINGS} more unreadable image files "
                       "(all are listed by `smearnet data summary`)", SkippedFileWarning,
                       stacklevel=stacklevel)
+
+
+def skipped_line(n: int) -> str:
+    """``"skipped 3 unreadable image files (not used)"``: the one line a command prints when a
+    data set had files it could not use, whether they were found now or when it was cached."""
+    return (f"skipped {n} unreadable image file{'s' if n != 1 else ''} (not used; "
+            "`smearnet data summary --data PATH` lists them)")

@@ -158,6 +158,9 @@ def format_metrics(m: dict[str, Any]) -> str:
         f"  precision {pct(m['precision'])}  F1 {m['f1']:.4f}",
         f"confusion: TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}",
     ]
+    if m.get("skipped"):
+        from smearnet.data.errors import skipped_line
+        lines.append(skipped_line(int(m["skipped"])))
     if "per_slide" in m:
         accs = np.array([v["accuracy"] for v in m["per_slide"].values()])
         worst = sorted(m["per_slide"].items(), key=lambda kv: kv[1]["accuracy"])[:3]
@@ -183,5 +186,7 @@ def evaluate_source(model: Any, source: Any, batch_size: int | None = None, prog
     m = classification_metrics(ds.labels, prob, float(meta["threshold"]), slides=ds.slides, ranking=raw)
     m["source"] = str(source)
     m["model_preset"] = meta.get("preset")
-    m["skipped"] = len(getattr(ds, "skipped", []) or [])
+    skipped = list(getattr(ds, "skipped", []) or [])
+    m["skipped"] = len(skipped)
+    m["skipped_files"] = [[str(p), str(r)] for p, r in skipped]
     return m

@@ -155,6 +155,18 @@ def _split_table(split: dict[str, Any]) -> str:
     return _table(["part", "slides (patients)", "images", "parasitized", "uninfected"], rows)
 
 
+def _skipped(split: dict[str, Any]) -> str:
+    """A paragraph naming the image files that could not be read (none: empty)."""
+    n = int(split.get("skipped") or 0)
+    if not n:
+        return ""
+    files = split.get("skipped_files") or []
+    items = "".join(f"<li><code>{html.escape(str(p))}</code>: {html.escape(str(r))}</li>" for p, r in files)
+    more = f"<p>and {n - len(files)} more.</p>" if n > len(files) else ""
+    return (f"<p><b>{n} image file{'s' if n != 1 else ''} could not be read and "
+            f"{'were' if n != 1 else 'was'} left out</b> of every part:</p><ul>{items}</ul>{more}")
+
+
 def _timing(t: dict[str, Any]) -> str:
     rows = []
     if t.get("cache_seconds") is not None:
@@ -212,7 +224,7 @@ def render(run: Path, config: dict[str, Any], history: dict[str, Any], metrics: 
         parts += [_img(run / p, p) for p in pics] + ["</div>"]
     if metrics.get("split"):
         parts += ["<h2>Split</h2>", f"<p>{html.escape(metrics['split'].get('kind_text', ''))}</p>",
-                  _split_table(metrics["split"])]
+                  _split_table(metrics["split"]), _skipped(metrics["split"])]
     per_slide = test.get("per_slide")
     if per_slide:
         worst = sorted(per_slide.items(), key=lambda kv: (kv[1]["accuracy"], -kv[1]["n"]))[:10]

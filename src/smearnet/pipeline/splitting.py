@@ -10,6 +10,9 @@ import numpy as np
 from .presets import Preset
 
 
+SKIPPED_LISTED = 50  # unreadable files named in metrics.json and the report (all are counted)
+
+
 class RunError(ValueError):
     """A problem with the requested run (message: one line)."""
 
@@ -82,6 +85,9 @@ def split_summary(split: Any, ds: Any, monitor_test: bool) -> dict[str, Any]:
         out["kind_text"] = ("Split by slide (patient): no patient has cells in two parts; "
                             "threshold and early stopping use the validation slides only, "
                             "the test slides are scored once at the end.")
+    skipped = list(getattr(ds, "skipped", []) or [])
+    out["skipped"] = len(skipped)
+    out["skipped_files"] = [[str(p), str(r)] for p, r in skipped[:SKIPPED_LISTED]]
     if monitor_test:
         out["kind_text"] += (" There is no validation part: the test images are scored after each "
                              "epoch for the learning curves only; nothing is chosen on them.")

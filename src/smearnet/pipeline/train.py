@@ -179,6 +179,9 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     _log(f"run folder: {run}")
     if len(ds.labels) == 0:
         raise RunError(f"{source}: no usable images")
+    if ds.skipped:  # also when the cache was built earlier and no warning was raised now
+        from smearnet.data.errors import skipped_line
+        _log(skipped_line(len(ds.skipped)))
 
     if req.resume and (run / rd.SPLIT).is_file():
         from smearnet.data import Split
