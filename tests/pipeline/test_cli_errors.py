@@ -239,7 +239,10 @@ def test_run_config_keeps_the_data_path_absolute(labelled, tmp_path, capsys, mon
     assert main(["train", "--data", labelled.name, "--preset", "tiny", "--epochs", "1",
                  "--out", str(run), "-q"]) == 0
     capsys.readouterr()
-    assert rd.read_json(run / rd.CONFIG)["data"] == str(labelled)
+    config = rd.read_json(run / rd.CONFIG)
+    assert config["data"] == str(labelled)
+    assert config["description"].endswith("this run: epochs 1")  # not the preset's 2 epochs
+    assert "this run: epochs 1" in (run / rd.REPORT).read_text()
 
 
 def test_unreadable_files_are_reported_by_train_and_evaluate_even_from_the_cache(

@@ -94,3 +94,10 @@ def test_cross_validation_needs_a_grouped_split():
     ds = SimpleNamespace(labels=np.array([0, 1] * 50, np.uint8), slides=np.array([f"C{i % 10}" for i in range(100)]))
     with pytest.raises(RunError, match="--split patient"):
         make_split(ds, get_preset("assignment"), seed=0, cv={"fold": 0, "folds": 5})
+
+
+def test_description_names_the_settings_a_run_changed():
+    p = get_preset("cellnet")
+    assert p.describe() == p.description
+    d = p.with_overrides(epochs=2, image_size=96).describe()
+    assert d.startswith(p.description) and d.endswith("; this run: image size 96, epochs 2")

@@ -84,6 +84,18 @@ class Preset:
         """A copy with the given fields replaced (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
+    def describe(self) -> str:
+        """The description, followed by the settings this copy changes from the named preset
+        (``"...; this run: epochs 2, limit 500"``), so a report never states settings the run
+        did not use."""
+        base = PRESETS.get(self.name)
+        if base is None:
+            return self.description
+        mine, theirs = self.to_json(), base.to_json()
+        changed = [f"{k.replace('_', ' ')} {mine[k]}" for k in mine
+                   if k != "description" and mine[k] != theirs[k]]
+        return self.description + ("; this run: " + ", ".join(changed) if changed else "")
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["fractions"] = list(self.fractions)

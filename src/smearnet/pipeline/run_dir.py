@@ -4,7 +4,7 @@ Layout (``runs/<preset>-<timestamp>/`` by default)::
 
     config.json         preset, resolved settings, data source, command, versions
     split.json          which image (and slide) went to train / val / test
-    history.json        per-epoch loss and metrics, epoch times, best epoch
+    history.json        per-epoch loss and metrics, epoch times, kept epoch (best_epoch)
     checkpoint/         state after the last finished epoch (for --resume), removed when done
     model.safetensors   the final model (best weights) with threshold etc. in its metadata
     metrics.json        test metrics, overfitting verdict, timing

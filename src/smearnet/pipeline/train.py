@@ -93,6 +93,7 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
                                "a resumed run keeps its settings (only --epochs may change)")
         _refuse_finished(run, req.epochs)
         config["preset"] = preset.to_json()
+        config["description"] = preset.describe()
         config.setdefault("resumed", []).append({"command": req.command, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         if req.data:
             config["data"] = _absolute(req.data)
@@ -112,7 +113,7 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         raise RunError(f"{run}: folder is not empty and holds no smearnet run; "
                        "choose a new or empty --out")
     config = {
-        "preset": preset.to_json(), "description": preset.description,
+        "preset": preset.to_json(), "description": preset.describe(),
         "seed": 0 if req.seed is None else int(req.seed),
         "data": None if req.data is None else _absolute(req.data),
         "cv": None if req.folds is None else {"fold": int(req.fold or 0), "folds": int(req.folds)},
