@@ -171,7 +171,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     run, preset, config = _open_run(req)
     seed = int(config["seed"])
     check_model_size(preset, seed)  # before caching thousands of images at a size it can't take
-    source = config["data"] or default_data_source()
+    source = config["data"] or _absolute(default_data_source())
     config["data"] = source
 
     t0 = time.perf_counter()
