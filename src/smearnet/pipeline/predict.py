@@ -57,19 +57,29 @@ def is_image_name(name: str) -> bool:
 def collect_images(paths: list[str | Path]) -> list[Path]:
     """Image files named directly or found (recursively, sorted) under the named folders.
 
-    A file named directly is kept whatever its suffix (it is then decoded or reported).
+    A file named directly is kept whatever its suffix (it is then decoded or reported). A file
+    reached twice (a folder and a file in it, overlapping folders, a symlink to a listed file)
+    is listed once, where it was first reached, so no cell is counted twice.
 
     Raises:
         FileNotFoundError: a named path does not exist (message names it).
     """
     out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(f: Path) -> None:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f.name)
-                           and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1]))
-            out.extend(found)
+            for f in sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f.name)
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1])):
+                add(f)
         elif p.exists():
-            out.append(p)
+            add(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     return out
