@@ -118,3 +118,12 @@ def test_accuracy_ci95_key_always_present(slides):
     assert "accuracy_ci95" in m and m["accuracy_ci95"] is None
     assert json.loads(json.dumps(m))["accuracy_ci95"] is None
     format_metrics(m)  # a null interval prints without one
+
+
+def test_files_without_a_slide_key_are_named_not_blank():
+    mixed = np.where(np.arange(10) < 4, "", SLIDES)
+    m = classification_metrics(LABELS, SCORES, 0.5, slides=mixed)
+    assert "" not in m["per_slide"] and m["per_slide"]["(no slide key)"]["n"] == 4
+    none = classification_metrics(LABELS, SCORES, 0.5, slides=np.full(10, ""))
+    assert "per_slide" not in none and none["accuracy_ci95"] is None
+    assert "per slide" not in format_metrics(none)

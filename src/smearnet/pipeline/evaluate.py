@@ -69,11 +69,14 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
                       "matrix": [[tn, fp], [fn, tp]], "labels": list(CLASS_NAMES)},
     }
     out["accuracy_ci95"] = None  # always present; null when undefined (fewer than 2 slides)
-    if slides is not None:
+    if slides is not None and np.any(np.asarray(slides).astype(str) != ""):  # no keys at all: no per-slide figures
         out["per_slide"] = per_slide_accuracy(y, pred, np.asarray(slides))
         if len(out["per_slide"]) >= 2:
             out["accuracy_ci95"] = list(slide_bootstrap_ci(y, pred, np.asarray(slides)))
     return out
+
+
+NO_SLIDE = "(no slide key)"  # files whose names do not start with C<digits>
 
 
 def per_slide_accuracy(labels: np.ndarray, predicted: np.ndarray,
@@ -81,9 +84,11 @@ def per_slide_accuracy(labels: np.ndarray, predicted: np.ndarray,
     """Accuracy per slide (patient): slide -> {"n", "n_parasitized", "accuracy"}.
 
     Args:
-        labels, predicted: (N,) 0/1 arrays; slides: (N,) slide keys.
+        labels, predicted: (N,) 0/1 arrays; slides: (N,) slide keys, ``""`` (a file name
+            without a ``C<digits>`` key) grouped as ``NO_SLIDE``.
     """
-    keys, inverse = np.unique(slides.astype(str), return_inverse=True)
+    slides = np.where(slides.astype(str) == "", NO_SLIDE, slides.astype(str))
+    keys, inverse = np.unique(slides, return_inverse=True)
     n = np.bincount(inverse, minlength=len(keys))
     correct = np.bincount(inverse, weights=(labels == predicted), minlength=len(keys))
     pos = np.bincount(inverse, weights=(labels == 1), minlength=len(keys))
