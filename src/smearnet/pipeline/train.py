@@ -140,7 +140,7 @@ def _refuse_finished(run: Path, epochs: int | None) -> None:
     if epochs is not None and epochs > done and not early:
         return  # asked for more epochs than were trained: continue from the checkpoint
     why = " (early stopping ended it)" if early else ""
-    raise RunError(f"--resume: {run} is already finished after {done} epochs{why}; nothing to resume "
+    raise RunError(f"--resume: {run} is already finished after {done} epoch{'s' if done != 1 else ''}{why}; nothing to resume "
                    "(pass a larger --epochs to train further, or `smearnet report` to redraw it)")
 
 
