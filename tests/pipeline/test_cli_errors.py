@@ -272,3 +272,77 @@ def test_unreadable_files_are_reported_by_train_and_evaluate_even_from_the_cache
     assert main(["evaluate", "--model", str(untrained_model), "--data", str(labelled), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["skipped"] == 1 and m["skipped_files"][0][0].endswith("C9_broken.png")
+
+
+class _Crash(KeyboardInterrupt):
+    """Ctrl-C right after a checkpoint is written."""
+
+
+def _interrupted_run(labelled, run):
+    from smearnet.pipeline import train as train_mod
+
+    def crash(epoch):
+        raise _Crash()
+    train_mod.after_checkpoint_hook = crash
+    try:
+        assert main(["train", "--data", str(labelled), "--preset", "tiny", "--out", str(run), "-q"]) == 130
+    finally:
+        train_mod.after_checkpoint_hook = None
+
+
+def test_a_damaged_checkpoint_is_named_not_a_traceback(labelled, tmp_path, capsys):
+    from smearnet.pipeline.checkpoint import checkpoint_path
+
+    run = tmp_path / "r"
+    _interrupted_run(labelled, run)
+    assert "continue with: smearnet train --resume --out" in capsys.readouterr().err
+    ckpt = checkpoint_path(run)
+    good = ckpt.read_bytes()
+    flipped = bytearray(good)
+    flipped[-5] ^= 0xFF  # a weight byte: still a readable file, wrong contents
+    for bad in (good[: len(good) // 2], b"garbage", bytes(flipped)):
+        ckpt.write_bytes(bad)
+        one_line_error(capsys, ["train", "--resume", "--out", str(run), "-q"],
+                       str(ckpt), "damaged", "delete")
+    ckpt.write_bytes(good)
+    assert main(["train", "--resume", "--out", str(run), "-q"]) == 0
+    assert "resuming after epoch 1 of 2" in capsys.readouterr().out
+
+
+def test_resume_without_a_checkpoint_says_it_starts_again(labelled, tmp_path, capsys):
+    import shutil
+
+    from smearnet.pipeline.checkpoint import checkpoint_path
+
+    run = tmp_path / "r"
+    _interrupted_run(labelled, run)
+    shutil.rmtree(checkpoint_path(run).parent)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "-q"]) == 0
+    assert "no checkpoint in" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_scoring_after_the_last_epoch_says_how_to_finish(labelled, tmp_path, capsys,
+                                                                       monkeypatch):
+    from smearnet.pipeline import train as train_mod
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt()
+    monkeypatch.setattr(train_mod, "finish", interrupted)
+    run = tmp_path / "r"
+    assert main(["train", "--data", str(labelled), "--preset", "tiny", "--out", str(run), "-q"]) == 130
+    assert f"finish it with: smearnet train --resume --out {run}" in capsys.readouterr().err
+
+
+def test_two_runs_never_share_a_folder(tmp_path):
+    """The folder is claimed by creating its config.json exclusively: an automatic name moves
+    on, a named --out already claimed by another run is refused."""
+    from smearnet.pipeline import run_dir as rd
+    from smearnet.pipeline.splitting import RunError
+    from smearnet.pipeline.train import _claim
+
+    first = _claim(rd.new_run_dir("tiny", root=tmp_path), auto="tiny")
+    second = _claim(first, auto="tiny")  # as if started in the same second
+    assert second != first and (second / rd.CONFIG).is_file()
+    with pytest.raises(RunError, match="already holds a run"):
+        _claim(first, auto=None)

@@ -166,6 +166,38 @@ def test_cross_validation_two_folds(cell_subset, tmp_path, capsys):
     assert all((par / f"fold-{i}.log").is_file() for i in (1, 2))
     assert "2 at a time" in capsys.readouterr().out
 
+    # interrupted in fold 1, then `--resume --out DIR` alone: the same recipe (1 epoch, tiny)
+    # for every fold and the same figures as the uninterrupted cross-validation
+    stopped = tmp_path / "cv-stopped"
+
+    def crash(epoch: int) -> None:
+        raise Crash()
+
+    train_mod.after_checkpoint_hook = crash
+    try:
+        assert main(["train", "--data", str(cell_subset), "--preset", "tiny", "--epochs", "1",
+                     "--cv", "2", "--out", str(stopped), "--quiet"]) == 130
+    finally:
+        train_mod.after_checkpoint_hook = None
+    err = capsys.readouterr().err
+    assert f"continue with: smearnet train --resume --out {stopped}\n" in err  # the CV folder, not a fold
+    assert "fold-1" not in err
+    assert main(["train", "--resume", "--out", str(stopped), "--quiet"]) == 0
+    cv3 = rd.read_json(stopped / "cv.json")
+    for key in ("accuracy", "roc_auc", "sensitivity"):
+        np.testing.assert_allclose(cv3[key]["per_fold"], cv[key]["per_fold"], atol=1e-6)
+    for i in (1, 2):
+        preset = rd.read_json(stopped / f"fold-{i}" / "config.json")["preset"]
+        assert (preset["name"], preset["epochs"]) == ("tiny", 1)
+    # a resumed cross-validation keeps its settings; a single run's folder is not one
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(stopped), "--cv", "3"]) == 2
+    assert "2-fold" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(stopped), "--epochs", "5"]) == 2
+    assert "--epochs 1" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(stopped / "fold-1"), "--cv", "2"]) == 2
+    assert "not a cross-validation folder" in capsys.readouterr().err
+
 
 def test_jobs_needs_cv(cell_subset, tmp_path, capsys):
     assert main(["train", "--data", str(cell_subset), "--jobs", "2", "--out", str(tmp_path / "x")]) == 2

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", type=output_dir, default=None, help="run folder (default runs/<preset>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (default: the newest run under runs/) "
-                        "from its last finished epoch")
+                        "from its last finished epoch; a cross-validation folder continues "
+                        "with its first unfinished fold")
     p.add_argument("--cv", type=int_at_least(2), default=None, metavar="K",
                    help="grouped K-fold cross-validation by slide: K runs under --out, "
                         "mean +- std of the test figures in cv.json")
@@ -66,6 +67,12 @@ def command_of(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
+def _is_cv(out: str | None) -> bool:
+    from smearnet.pipeline.crossval import is_cv_folder
+
+    return is_cv_folder(out)
+
+
 def run(args: argparse.Namespace) -> int:
     from smearnet.pipeline.run_dir import RunFileError
     from smearnet.pipeline.train import RunError, TrainRequest, train
@@ -74,11 +81,12 @@ def run(args: argparse.Namespace) -> int:
                        batch_size=args.batch_size, image_size=args.image_size, split=args.split,
                        limit=args.limit, seed=args.seed, out=args.out, resume=args.resume,
                        progress=not args.quiet, command=command_of(args))
-    if args.jobs and not args.cv:
+    if args.jobs and not args.cv and not (args.resume and _is_cv(args.out)):
         raise UsageError("--jobs only applies to cross-validation: add --cv K")
     try:
-        if args.cv:
-            from smearnet.pipeline.crossval import cross_validate
+        from smearnet.pipeline.crossval import cross_validate, is_cv_folder
+
+        if args.cv or (args.resume and is_cv_folder(args.out)):  # a CV folder resumes as one
             cross_validate(req, args.cv, jobs=args.jobs or 1)
         else:
             train(req)

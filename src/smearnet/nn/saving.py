@@ -61,7 +61,10 @@ def _dumps(obj: Any, what: str) -> str:
         raise ValueError(f"{what} must be JSON-serializable: {e}") from None
 
 
-def _checksum(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> str:
+def content_checksum(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> str:
+    """SHA-256 (hex) over every tensor's name, dtype, shape and bytes and every metadata entry
+    except ``checksum`` itself: what a safetensors file written by smearnet carries to prove
+    it is whole."""
     h = hashlib.sha256()
 
     def put(b: bytes) -> None:
@@ -79,6 +82,9 @@ def _checksum(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> str:
             put(k.encode())
             put(meta[k].encode())
     return h.hexdigest()
+
+
+_checksum = content_checksum
 
 
 def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:

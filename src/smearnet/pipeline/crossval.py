@@ -4,7 +4,8 @@
 its own report) and ``RUN/cv.json`` with mean and standard deviation (sample, ddof = 1) of each
 test figure over the folds. Every slide is tested exactly once, by a model that never saw it;
 threshold and early stopping use validation slides taken from the training folds.
-``--resume`` continues with the first unfinished fold.
+``RUN/cv-config.json`` keeps the number of folds and the settings, so ``smearnet train --resume
+--out RUN`` continues with the first unfinished fold, with the same recipe for every fold.
 
 ``--jobs J`` trains J folds at once, each in its own process with ``cores // J`` BLAS threads
 (its output goes to ``RUN/fold-i.log``). Whether that is faster depends on the machine: on the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from . import run_dir as rd
 from .presets import DEFAULT_PRESET, get_preset
 from .train import RunError, TrainRequest, default_data_source, train
 
+CV_CONFIG = "cv-config.json"
+SETTINGS = ("preset", "epochs", "batch_size", "image_size", "split", "limit", "seed")
 FIGURES = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 
 
@@ -72,25 +76,72 @@ def _finished(fold_dir: Path) -> bool:
     return (fold_dir / rd.METRICS).is_file() and (fold_dir / rd.MODEL).is_file()
 
 
-def cross_validate(req: TrainRequest, folds: int, jobs: int = 1) -> Path:
+def is_cv_folder(path: str | Path | None) -> bool:
+    """Whether ``path`` holds a cross-validation (its ``cv-config.json``)."""
+    return path is not None and (Path(path) / CV_CONFIG).is_file()
+
+
+def _reopen(req: TrainRequest, folds: int | None) -> tuple[TrainRequest, int]:
+    """``--resume`` of a cross-validation: its saved folds and settings (only --data may be
+    given again, for the same images at another path)."""
+    root = Path(str(req.out))
+    if not is_cv_folder(root):
+        what = "does not exist" if not root.exists() else f"holds no {CV_CONFIG}"
+        raise RunError(f"--resume --cv: {root} {what}, so it is not a cross-validation folder; "
+                       "pass the folder `smearnet train --cv K --out DIR` wrote")
+    saved = rd.read_json(root / CV_CONFIG)
+    if folds is not None and folds != saved["folds"]:
+        raise RunError(f"--resume: {root} is a {saved['folds']}-fold cross-validation, not {folds}; "
+                       "a resumed cross-validation keeps its settings")
+    for name in SETTINGS:
+        given, have = getattr(req, name), saved["settings"][name]
+        if given is not None and given != have:
+            raise RunError(f"--resume: {root} was trained with --{name.replace('_', '-')} {have}; "
+                           "a resumed cross-validation keeps its settings (every fold the same recipe)")
+    data = str(Path(req.data).expanduser().absolute()) if req.data else saved["data"]
+    return dataclasses.replace(req, data=data, **saved["settings"]), int(saved["folds"])
+
+
+def cross_validate(req: TrainRequest, folds: int | None, jobs: int = 1) -> Path:
     """Train ``folds`` runs under one folder and write ``cv.json``; returns the folder.
 
-    ``jobs`` > 1: that many folds train at once in worker processes (see the module docstring).
+    ``folds`` None: only with ``req.resume``, the saved number. ``jobs`` > 1: that many folds
+    train at once in worker processes (see the module docstring).
     """
-    if folds < 2:
+    if folds is not None and folds < 2:
         raise RunError(f"--cv needs at least 2 folds, got {folds}")
     if jobs < 1:
         raise RunError(f"--jobs must be at least 1, got {jobs}")
-    root = Path(req.out) if req.out else rd.new_run_dir(f"{req.preset or DEFAULT_PRESET}-cv{folds}")
-    if root.exists() and any(root.iterdir()) and not req.resume:
-        raise RunError(f"{root} is not empty; use --resume to continue its cross-validation or another --out")
-    todo = [i for i in range(folds) if not _finished(root / f"fold-{i + 1}")]
-    if jobs > 1 and len(todo) > 1:
-        _run_parallel(req, root, folds, todo, jobs)
+    if req.resume:
+        if req.out is None:
+            raise RunError("--resume of a cross-validation needs --out: the folder it wrote")
+        req, folds = _reopen(req, folds)
+        root = Path(req.out)
     else:
-        for i in todo:
-            print(f"== fold {i + 1} of {folds} ==", flush=True)
-            train(_fold_request(req, root, i, folds))
+        if folds is None:
+            raise RunError("--cv needs the number of folds")
+        root = Path(req.out) if req.out else rd.new_run_dir(f"{req.preset or DEFAULT_PRESET}-cv{folds}")
+        if root.exists() and any(root.iterdir()):
+            hint = ("use --resume to continue its cross-validation" if is_cv_folder(root)
+                    else "it is not a cross-validation folder") + " or another --out"
+            raise RunError(f"{root} is not empty; {hint}")
+        data = req.data or default_data_source()
+        req = dataclasses.replace(req, data=str(Path(data).expanduser().absolute()))
+        rd.write_json(root / CV_CONFIG, {"folds": folds, "data": req.data, "command": req.command,
+                                         "settings": {k: getattr(req, k) for k in SETTINGS}})
+    todo = [i for i in range(folds) if not _finished(root / f"fold-{i + 1}")]
+    try:
+        if jobs > 1 and len(todo) > 1:
+            _run_parallel(req, root, folds, todo, jobs)
+        else:
+            for i in todo:
+                print(f"== fold {i + 1} of {folds} ==", flush=True)
+                train(_fold_request(req, root, i, folds))
+    except KeyboardInterrupt:
+        print(f"\ncross-validation stopped ({sum(_finished(root / f'fold-{i + 1}') for i in range(folds))} "
+              f"of {folds} folds finished); continue with: smearnet train --resume --out "
+              f"{shlex.quote(str(root))}", file=sys.stderr, flush=True)
+        raise
     results = [rd.read_json(root / f"fold-{i + 1}" / rd.METRICS) for i in range(folds)]
     summary = summarize(results)
     summary["command"] = req.command

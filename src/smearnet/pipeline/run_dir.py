@@ -136,22 +136,35 @@ def save_state(path: str | Path, state: Any) -> Path:
     """Store a nested structure of dicts/lists/tuples, numpy arrays and scalars (safetensors)."""
     from safetensors.numpy import save
 
+    from smearnet.nn.saving import content_checksum
+
     arrays: dict[str, np.ndarray] = {}
     skeleton = _pack(state, "", arrays)
-    data = save(arrays, metadata={"state": json.dumps(skeleton)})
+    meta = {"state": json.dumps(skeleton)}
+    meta["checksum"] = content_checksum(arrays, meta)
+    data = save(arrays, metadata=meta)
     path = Path(path)
     _atomic_write(path, data)
     return path
 
 
 def load_state(path: str | Path) -> Any:
-    """Inverse of :func:`save_state`."""
+    """Inverse of :func:`save_state`; :class:`RunFileError` naming the file when it is
+    truncated, corrupted (its checksum does not match) or not a state file."""
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
-    with safe_open(str(path), framework="numpy") as f:
-        skeleton = json.loads(f.metadata()["state"])
-    arrays = load_file(str(path))
+    from smearnet.nn.saving import content_checksum
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = dict(f.metadata() or {})
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+        skeleton = json.loads(meta["state"])
+    except Exception as e:  # noqa: BLE001 - safetensors' own errors, OSError, KeyError, JSON
+        raise RunFileError(f"{path} is damaged (truncated, corrupted or not a smearnet training "
+                           f"state): {type(e).__name__}: {e}") from None
+    if "checksum" in meta and meta["checksum"] != content_checksum(arrays, meta):
+        raise RunFileError(f"{path} is damaged: its checksum does not match its contents")
     return _unpack(skeleton, arrays)
 
 

@@ -12,6 +12,8 @@ write ``report.html``.
 from __future__ import annotations
 
 import math
+import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -123,6 +125,22 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
     return run, preset, config
 
 
+def _claim(run: Path, auto: str | None) -> Path:
+    """Make ``run`` this process's run folder by creating its config.json exclusively, so two
+    runs started at once never share a folder: an automatic name (``auto``: the preset whose
+    ``runs/<preset>-<time>`` it is) moves on to the next free one, a named ``--out`` is refused."""
+    while True:
+        run.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(run / rd.CONFIG, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return run
+        except FileExistsError:
+            if not auto:
+                raise RunError(f"{run} already holds a run (another `smearnet train` started in it); "
+                               "use another --out") from None
+            run = rd.new_run_dir(auto, root=run.parent)
+
+
 def _absolute(data: str | Path) -> str:
     """The data path as an absolute path, so that ``--resume`` works from any folder."""
     return str(Path(data).expanduser().absolute())
@@ -177,7 +195,6 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     t0 = time.perf_counter()
     ds = load_dataset(source, preset.image_size, progress=req.progress)
     cache_seconds = time.perf_counter() - t0
-    _log(f"run folder: {run}")
     if len(ds.labels) == 0:
         raise RunError(f"{source}: no usable images")
     if ds.skipped:  # also when the cache was built earlier and no warning was raised now
@@ -209,17 +226,29 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
         raise RunError(f"preset {preset.name} at {preset.image_size} px: {exc}") from None
     config["model_summary"] = _summary_text(model)
     config["settings"] = _settings(preset, seed, source)
-    if not (req.resume and (run / rd.SPLIT).is_file()):  # nothing is written before the run can start
-        run.mkdir(parents=True, exist_ok=True)
+    if not req.resume:  # nothing is written before the run can start
+        run = _claim(run, auto=preset.name if req.out is None else None)
+        rd.write_json(run / rd.CONFIG, config)
+    if not (run / rd.SPLIT).is_file():
         split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
     rd.write_json(run / rd.CONFIG, config)
+    _log(f"run folder: {run}")
+    resume_command = f"smearnet train --resume --out {shlex.quote(str(run))}"
+    tell = req.folds is None  # a cross-validation fold: cross_validate says how to resume the whole
 
     state = TrainingState(patience=None if monitor_test else preset.early_stopping)
     if req.resume and checkpoint_path(run).is_file():
-        state = TrainingState.load(run, model)
+        try:
+            state = TrainingState.load(run, model)
+        except rd.RunFileError as exc:
+            raise RunError(f"--resume: {exc}; delete {checkpoint_path(run).parent} and resume to "
+                           "train this run again from epoch 1 (same split and seed)") from None
         _log(f"resuming after epoch {state.epochs_done} of {preset.epochs}")
         if state.stopped_early:
             _log("(early stopping had already ended this run; finishing it)")
+    elif req.resume:
+        _log(f"no checkpoint in {run}: no epoch had finished, so training starts at epoch 1 "
+             "(same split and seed)")
     augment = Augment(**preset.augment) if preset.augment else None
     train_batches = Batches(ds.images, ds.labels, split.train, batch_size=preset.batch_size,
                             shuffle=True, seed=seed, augment=augment)
@@ -237,9 +266,9 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
         except NonFiniteLossError as exc:
             raise RunError(f"training diverged ({exc}); the checkpoint keeps the last finished epoch") from None
         except KeyboardInterrupt:
-            if state.epochs_done:
+            if state.epochs_done and tell:
                 print(f"\nstopped after epoch {state.epochs_done} of {preset.epochs}; continue with: "
-                      f"smearnet train --resume --out {run}", file=sys.stderr, flush=True)
+                      f"{resume_command}", file=sys.stderr, flush=True)
             raise
     session_fit = time.perf_counter() - t_fit
     if state.epochs_done == 0:
@@ -253,9 +282,15 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     elif state.best_epoch:
         best_epoch = state.best_epoch
 
-    return finish(run, config, preset, model, ds, split, state, best_epoch, monitor_test, summary,
-                  timing={"cache_seconds": cache_seconds, "session_fit_seconds": session_fit,
-                          "t_start": t_start})
+    try:
+        return finish(run, config, preset, model, ds, split, state, best_epoch, monitor_test, summary,
+                      timing={"cache_seconds": cache_seconds, "session_fit_seconds": session_fit,
+                              "t_start": t_start})
+    except KeyboardInterrupt:
+        if tell:
+            print(f"\nstopped after the last epoch, while scoring and writing the run; finish it with: "
+                  f"{resume_command}", file=sys.stderr, flush=True)
+        raise
 
 
 def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: Any, split: Any,
