@@ -272,3 +272,38 @@ def test_unreadable_files_are_reported_by_train_and_evaluate_even_from_the_cache
     assert main(["evaluate", "--model", str(untrained_model), "--data", str(labelled), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["skipped"] == 1 and m["skipped_files"][0][0].endswith("C9_broken.png")
+
+
+def last_line_error(capsys, argv, *needles):
+    """Like ``one_line_error`` for commands that first warn about each skipped file: the error
+    is the last line of stderr, exit code 2, no traceback."""
+    code = main(argv)
+    cap = capsys.readouterr()
+    assert code == 2, (code, cap.err)
+    assert "Traceback" not in cap.err + cap.out
+    last = cap.err.strip().splitlines()[-1].split("\r")[-1]  # after any progress bar
+    assert last.startswith("smearnet "), cap.err
+    for n in needles:
+        assert n in last, last
+    return last
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--model", "MODEL", "--data", "DATA"],
+    ["data", "cache", "--data", "DATA", "--image-size", "16"],
+    ["data", "samples", "--data", "DATA", "--out", "OUT/grid.png"],
+    ["data", "split", "--data", "DATA", "--out", "OUT/split.json"],
+    ["predict", "--model", "MODEL", "DATA"],
+    ["explain", "--model", "MODEL", "DATA", "--out", "OUT/sal"],
+])
+def test_a_source_whose_images_are_all_unreadable_is_a_usage_error(argv, untrained_model, tmp_path,
+                                                                    capsys):
+    data = tmp_path / "broken"
+    for cls in ("Parasitized", "Uninfected"):
+        (data / cls).mkdir(parents=True)
+        (data / cls / f"C1_{cls}.png").write_bytes(b"not a png")
+    argv = [a.replace("MODEL", str(untrained_model)).replace("DATA", str(data))
+            .replace("OUT", str(tmp_path / "out")) for a in argv]
+    last = last_line_error(capsys, argv, str(data))
+    assert "2 files skipped" in last or "2 unreadable image files skipped" in last
+    assert not (tmp_path / "out").exists()

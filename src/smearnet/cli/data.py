@@ -24,6 +24,16 @@ def _source(args: argparse.Namespace) -> str:
     return args.data if args.data else default_source()
 
 
+def _usable(index):
+    """``index``, or the one-line "no usable images" error when every image file is unreadable."""
+    if len(index) == 0:
+        from smearnet.data.errors import no_usable_images
+
+        raise no_usable_images(index.source.root if index.source is not None else "the data",
+                               len(index.skipped))
+    return index
+
+
 def _summary(args: argparse.Namespace) -> int:
     from smearnet.data import format_summary, index_source, load_dataset, summarize
 
@@ -41,7 +51,7 @@ def _samples(args: argparse.Namespace) -> int:
     from smearnet.data import index_source, sample_grid
 
     with _one_line_warnings():
-        index = index_source(_source(args))
+        index = _usable(index_source(_source(args)))
     out = sample_grid(index, args.out, n=args.n, cols=args.cols, seed=args.seed)
     print(f"wrote {out}")
     return 0
@@ -55,6 +65,7 @@ def _cache(args: argparse.Namespace) -> int:
         ds = load_dataset(_source(args), args.image_size, progress=True,
                           interpolation=args.interpolation, workers=args.workers)
     secs = time.perf_counter() - t
+    _usable(ds.index)
     verb = "built" if ds.built else "reused"
     rate = f", {len(ds) / secs:,.0f} images/s" if ds.built else ""
     print(f"{verb} cache of {len(ds):,} images at {ds.image_size}x{ds.image_size} in "
@@ -75,7 +86,7 @@ def _split(args: argparse.Namespace) -> int:
 
         raise UsageError(f"--fractions {' '.join(map(str, args.fractions))}: must add up to at most 1")
     with _one_line_warnings():
-        index = index_source(_source(args))
+        index = _usable(index_source(_source(args)))
     sub = (stratified_limit(index.labels, args.limit, args.seed) if args.limit
            else np.arange(len(index)))
     labels, slides = index.labels[sub], index.slides[sub]

@@ -178,7 +178,8 @@ def evaluate_source(model: Any, source: Any, batch_size: int | None = None, prog
     """A classifier's metrics on every image of a labelled source (folder or zip).
 
     The images are decoded and resized to the model's size through the data cache, so a second
-    evaluation of the same source starts at once.
+    evaluation of the same source starts at once. Raises :class:`~smearnet.data.SourceError`
+    (a one-line usage error) when no image of the source can be read.
     """
     from smearnet.data import load_dataset
 
@@ -186,6 +187,9 @@ def evaluate_source(model: Any, source: Any, batch_size: int | None = None, prog
 
     meta = inference.info(model)
     ds = load_dataset(source, int(meta["image_size"]), progress=progress)
+    if len(ds) == 0:
+        from smearnet.data.errors import no_usable_images
+        raise no_usable_images(source, len(ds.skipped))
     raw = inference.predict_raw(model, ds.images, batch_size=batch_size, progress=progress)
     prob = inference.to_probability(raw, meta["output"])
     m = classification_metrics(ds.labels, prob, float(meta["threshold"]), slides=ds.slides, ranking=raw)

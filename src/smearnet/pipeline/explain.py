@@ -154,13 +154,13 @@ def explain_files(model: Any, files: list[Path], out_dir: str | Path, method: st
     size, thr = int(meta["image_size"]), float(meta["threshold"])
     names = list(meta.get("class_names", inference.CLASS_NAMES))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [str(f) for f in files]
     images, kept, skipped = load_images(paths, size, warn=False)
     kept = [int(i) for i in np.asarray(kept)]
     written: list[tuple[str, Path, float, str]] = []
     if not kept:
         return written, [(str(p), str(r)) for p, r in skipped]
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     probs = inference.predict_proba(model, images)
     sal = saliency_maps(model, inference.scale(images), method=method, samples=samples)
     used: set[str] = set()
