@@ -307,3 +307,53 @@ def test_a_source_whose_images_are_all_unreadable_is_a_usage_error(argv, untrain
     last = last_line_error(capsys, argv, str(data))
     assert "2 files skipped" in last or "2 unreadable image files skipped" in last
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def one_class(tmp_path):
+    """Parasitized/ only: 12 cells over 6 slides."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "oneclass"
+    (root / "Parasitized").mkdir(parents=True)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(
+            root / "Parasitized" / f"C{i % 6}_x_{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("extra", [["--split", "random"], ["--split", "patient"], ["--cv", "2"],
+                                   ["--split", "random", "--limit", "6"]])
+def test_training_on_one_class_is_refused(one_class, extra, tmp_path, capsys):
+    one_line_error(capsys, ["train", "--data", str(one_class), "--preset", "tiny", "--epochs", "1",
+                            "--out", str(tmp_path / "r"), "-q", *extra],
+                   "only one class (Parasitized) found in", str(one_class), "training needs both")
+    assert not (tmp_path / "r" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("kind", ["random", "patient", "kfold"])
+def test_data_split_of_one_class_is_refused(one_class, kind, tmp_path, capsys):
+    one_line_error(capsys, ["data", "split", "--data", str(one_class), "--split", kind,
+                            "--out", str(tmp_path / "s.json")], "only one class (Parasitized)")
+    assert not list(tmp_path.glob("s*.json"))
+
+
+def test_limit_that_drops_a_class_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from smearnet.pipeline.splitting import RunError, make_split
+
+    labels = np.array([1] * 99 + [0], np.uint8)  # 10 of these, stratified: 10 parasitized
+    ds = SimpleNamespace(labels=labels, slides=np.array([f"C{i}" for i in range(100)]))
+    with pytest.raises(RunError, match="--limit 10 keeps only one class"):
+        make_split(ds, get_preset("tiny").with_overrides(limit=10, split="random"), seed=0)
+
+
+def test_evaluate_on_one_class_works_and_says_what_is_undefined(one_class, untrained_model, capsys):
+    import json
+
+    assert main(["evaluate", "--model", str(untrained_model), "--data", str(one_class)]) == 0
+    out = capsys.readouterr().out
+    assert "note: only Parasitized cells" in out and "specificity" in out.split("note:")[1]
+    assert main(["evaluate", "--model", str(untrained_model), "--data", str(one_class), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["n"] == 12 and m["roc_auc"] is None and m["specificity"] is None

@@ -80,6 +80,7 @@ def _split(args: argparse.Namespace) -> int:
 
     from smearnet.data import (group_kfold, index_source, split_by_patient, split_random,
                                stratified_limit)
+    from smearnet.data.splits import check_both_classes
 
     if sum(args.fractions) > 1 + 1e-6 or sum(args.fractions) <= 0:
         from smearnet.cli import UsageError
@@ -91,6 +92,9 @@ def _split(args: argparse.Namespace) -> int:
            else np.arange(len(index)))
     labels, slides = index.labels[sub], index.slides[sub]
     try:
+        check_both_classes(labels, str(index.source.root) if index.source else "the data",
+                           limited_from=index.labels if len(sub) < len(index) else None,
+                           limit=args.limit)
         if args.split == "patient":
             splits = [split_by_patient(slides, labels, tuple(args.fractions), args.seed)]
         elif args.split == "kfold":

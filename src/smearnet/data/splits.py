@@ -244,6 +244,26 @@ def part_counts(fractions, total: int) -> list[int]:
     return [int(c) for c in out]
 
 
+def check_both_classes(labels: np.ndarray, where: str, limited_from: np.ndarray | None = None,
+                       limit: int | None = None) -> None:
+    """Raise ValueError (one line) unless ``labels`` hold both classes: a model trained on one
+    class learns nothing and scores 100% on a test part of that class.
+
+    ``limited_from``: all labels before ``--limit`` took ``labels`` from them; when those hold
+    both classes, the message blames the limit."""
+    from .sources import LABEL_NAMES
+
+    present = np.unique(np.asarray(labels))
+    if len(present) != 1:
+        return
+    name = LABEL_NAMES.get(int(present[0]), str(present[0]))
+    if limited_from is not None and len(np.unique(np.asarray(limited_from))) > 1:
+        raise ValueError(f"--limit {limit} keeps only one class ({name}) of the images in "
+                         f"{where}: training needs both; raise --limit")
+    raise ValueError(f"only one class ({name}) found in {where}: training needs both "
+                     "(Parasitized/ and Uninfected/ images)")
+
+
 def _count(n: float | int, total: int, what: str) -> int:
     if isinstance(n, float) and 0 < n < 1:
         return int(round(n * total))

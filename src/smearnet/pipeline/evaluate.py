@@ -163,6 +163,13 @@ def format_metrics(m: dict[str, Any]) -> str:
         f"  precision {pct(m['precision'])}  F1 {m['f1']:.4f}",
         f"confusion: TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}",
     ]
+    if m["n"] and (c["tn"] + c["fp"] == 0 or c["fn"] + c["tp"] == 0):
+        only = "Parasitized" if c["tn"] + c["fp"] == 0 else "Uninfected"
+        undefined = [k.replace("_", " ") for k in ("sensitivity", "specificity", "precision",
+                                                   "balanced_accuracy", "roc_auc")
+                     if m.get(k) is None]
+        lines.append(f"note: only {only} cells in these data: "
+                     f"{', '.join(undefined).replace('roc auc', 'ROC-AUC')} undefined (n/a)")
     if m.get("skipped"):
         from smearnet.data.errors import skipped_line
         lines.append(skipped_line(int(m["skipped"])))
