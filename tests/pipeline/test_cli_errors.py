@@ -357,3 +357,33 @@ def test_evaluate_on_one_class_works_and_says_what_is_undefined(one_class, untra
     assert main(["evaluate", "--model", str(untrained_model), "--data", str(one_class), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["n"] == 12 and m["roc_auc"] is None and m["specificity"] is None
+
+
+def test_outputs_never_overwrite_an_input(untrained_model, labelled, tmp_path, capsys, monkeypatch):
+    """--csv / --out naming an input (however spelled, or through a symlink) are refused before
+    any work, and the input is left as it was."""
+    img = labelled / "Parasitized" / "C0_x_Parasitized.png"
+    before = img.read_bytes()
+    (tmp_path / "link.png").symlink_to(img)
+    monkeypatch.chdir(labelled)
+    for inputs, csv in [([str(img)], str(img)), ([str(labelled)], "Parasitized/../Parasitized/C0_x_Parasitized.png"),
+                        ([str(labelled)], str(tmp_path / "link.png"))]:
+        one_line_error(capsys, ["predict", "--model", str(untrained_model), *inputs, "--csv", csv],
+                       "--csv", "input", str(img))
+    # explain: a.png's map would be a_saliency.png, itself an input in the same folder
+    sal = labelled / "Uninfected" / "C0_x_Uninfected_saliency.png"
+    sal.write_bytes(before)
+    one_line_error(capsys, ["explain", "--model", str(untrained_model), str(labelled / "Uninfected"),
+                            "--out", str(labelled / "Uninfected")], "--out", "overwrite", str(sal))
+    assert sal.read_bytes() == before
+    # data samples / split: an image of the source, or the source archive itself
+    one_line_error(capsys, ["data", "samples", "--data", str(labelled), "--out", str(img)], "--out", str(img))
+    import zipfile
+    archive = tmp_path / "cells.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in labelled.rglob("*.png"):
+            zf.write(f, f.relative_to(labelled).as_posix())
+    zip_bytes = archive.read_bytes()
+    one_line_error(capsys, ["data", "split", "--data", str(archive), "--split", "random",
+                            "--out", str(archive)], "--out", "part of the data")
+    assert archive.read_bytes() == zip_bytes and img.read_bytes() == before

@@ -34,6 +34,19 @@ def _usable(index):
     return index
 
 
+def _refuse_overwriting(outputs: list[str], index, flag: str) -> None:
+    """A usage error when an output file is the source (a zip) or one of its image files."""
+    from smearnet.cli import UsageError
+    from smearnet.cli.args import overwritten_input
+
+    src = index.source
+    inputs = ([str(src.root)] if src.kind == "zip" else src.paths) if src is not None \
+        else list(index.paths)
+    hit = overwritten_input(outputs, inputs)
+    if hit:
+        raise UsageError(f"{flag} {hit[0]}: is part of the data ({hit[1]}); choose another file name")
+
+
 def _summary(args: argparse.Namespace) -> int:
     from smearnet.data import format_summary, index_source, load_dataset, summarize
 
@@ -52,6 +65,7 @@ def _samples(args: argparse.Namespace) -> int:
 
     with _one_line_warnings():
         index = _usable(index_source(_source(args)))
+    _refuse_overwriting([args.out], index, "--out")
     out = sample_grid(index, args.out, n=args.n, cols=args.cols, seed=args.seed)
     print(f"wrote {out}")
     return 0
@@ -88,6 +102,8 @@ def _split(args: argparse.Namespace) -> int:
         raise UsageError(f"--fractions {' '.join(map(str, args.fractions))}: must add up to at most 1")
     with _one_line_warnings():
         index = _usable(index_source(_source(args)))
+    outs = [args.out] if args.split != "kfold" else [_fold_name(args.out, i + 1) for i in range(args.k)]
+    _refuse_overwriting(outs, index, "--out")
     sub = (stratified_limit(index.labels, args.limit, args.seed) if args.limit
            else np.arange(len(index)))
     labels, slides = index.labels[sub], index.slides[sub]

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from smearnet.cli import UsageError
-from smearnet.cli.args import output_dir, positive_int
+from smearnet.cli.args import output_dir, overwritten_input, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,10 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from smearnet.cli.predict import collect_images_or_exit, load_model_or_exit
-    from smearnet.pipeline.explain import explain_files
+    from smearnet.pipeline.explain import explain_files, output_paths
 
-    model = load_model_or_exit(args.model)
     files = collect_images_or_exit(args.images)
+    hit = overwritten_input(output_paths(files, args.out), files)
+    if hit:  # before any work: a map must not replace an image it is about to read
+        raise UsageError(f"--out {args.out}: a saliency map would overwrite the input image "
+                         f"{hit[1]}; choose another --out folder")
+    model = load_model_or_exit(args.model)
     written, skipped = explain_files(model, files, args.out, method=args.method, samples=args.samples)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)

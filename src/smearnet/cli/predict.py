@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from smearnet.cli import UsageError
-from smearnet.cli.args import output_file
+from smearnet.cli.args import output_file, overwritten_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,8 +51,13 @@ def collect_images_or_exit(paths: list[str]) -> list:
 def run(args: argparse.Namespace) -> int:
     from smearnet.pipeline.predict import predict_files, write_csv
 
-    model = load_model_or_exit(args.model)
     files = collect_images_or_exit(args.paths)
+    if args.csv:  # before any work: the CSV must not replace an image it is about to read
+        hit = overwritten_input([args.csv], files)
+        if hit:
+            raise UsageError(f"--csv {args.csv}: is one of the input images ({hit[1]}); "
+                             "choose another file name")
+    model = load_model_or_exit(args.model)
     pred = predict_files(model, files, progress=not args.quiet)
     for path, reason in pred.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
