@@ -126,3 +126,15 @@ def test_samples_with_zero_cells_is_an_error(small_set, tmp_path, capsys):
     from smearnet.data import index_source, sample_grid
     with pytest.raises(ValueError):
         sample_grid(index_source(root), tmp_path / "g.png", n=4, cols=0)
+
+
+@pytest.mark.parametrize("make", [lambda p: p / "nonexist", lambda p: (p / "flat").mkdir() or p / "flat"])
+@pytest.mark.parametrize("argv", [["data", "summary"], ["data", "cache"], ["train", "--preset", "tiny"]])
+def test_a_bad_smearnet_data_is_named_as_such(monkeypatch, home, tmp_path, capsys, make, argv):
+    bad = make(tmp_path)
+    monkeypatch.setenv("SMEARNET_DATA", str(bad))
+    if argv[0] == "train":
+        argv = argv + ["--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "$SMEARNET_DATA" in err, err

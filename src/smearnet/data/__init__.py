@@ -42,6 +42,11 @@ def default_source() -> str:
 
     env = os.environ.get("SMEARNET_DATA")
     if env:
+        try:  # listing is cheap; a problem found now can say where the path came from
+            list_source(env)
+        except SourceError as exc:
+            raise SourceError(f"{exc} (the path set in $SMEARNET_DATA; fix or unset it, or "
+                              "pass --data PATH)") from None
         return env
     archive = downloaded_archive()
     if archive is not None:
