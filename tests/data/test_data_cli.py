@@ -138,3 +138,14 @@ def test_a_bad_smearnet_data_is_named_as_such(monkeypatch, home, tmp_path, capsy
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err and "$SMEARNET_DATA" in err, err
+
+
+@pytest.mark.parametrize("cls", ["Parasitized", "uninfected"])
+def test_a_class_folder_as_data_suggests_its_parent(small_set, home, tmp_path, capsys, cls):
+    root, _ = small_set
+    if cls == "uninfected":  # any letter case
+        (root / "Uninfected").rename(root / "uninfected")
+    assert main(["data", "summary", "--data", str(root / cls)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "class folder itself" in err
+    assert f"pass its parent {root}," in err
