@@ -92,7 +92,7 @@ def test_user_errors_one_line_exit_2(tmp_path, home, capsys, make, expect, verb)
     path = make(tmp_path)
     assert main(["data", verb, "--data", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("smearnet data: error: ") and expect in err
+    assert err.startswith(f"smearnet data {verb}: error: ") and expect in err
     assert len(err.splitlines()) == 1 and str(path) in err
 
 

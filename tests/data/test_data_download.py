@@ -183,7 +183,7 @@ def test_cli_download_with_mirror_url(server, archive, tmp_path, capsys):
     rc = main(["data", "download", "--url", server.url, "--dest", str(tmp_path / "b"),
                "--sha256", exp["sha256"]])
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
-    assert rc == 2 and last.startswith("smearnet data: error: http://127.0.0.1")
+    assert rc == 2 and last.startswith("smearnet data download: error: http://127.0.0.1")
     assert "SHA-256" in last and "removed the download" in last
 
 

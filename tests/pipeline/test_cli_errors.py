@@ -387,3 +387,25 @@ def test_outputs_never_overwrite_an_input(untrained_model, labelled, tmp_path, c
     one_line_error(capsys, ["data", "split", "--data", str(archive), "--split", "random",
                             "--out", str(archive)], "--out", "part of the data")
     assert archive.read_bytes() == zip_bytes and img.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv,prog", [
+    (["train", "--bogus"], "smearnet train"),
+    (["predict", "x.png", "--bogus", "1"], "smearnet predict"),
+    (["data", "split", "--out", "s.json", "--bogus"], "smearnet data split"),
+    (["data", "summary", "--data", "/nonexistent/cells"], "smearnet data summary"),
+    (["data", "split", "--data", "/nonexistent/cells", "--out", "s.json"], "smearnet data split"),
+])
+def test_errors_name_the_subcommand(argv, prog, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(capsys, argv)
+    assert err.startswith(f"{prog}: error: "), err
+    if "--bogus" in argv:
+        assert f"(see {prog} --help)" in err
+
+
+def test_report_of_a_missing_folder_says_so(tmp_path, capsys):
+    err = one_line_error(capsys, ["report", str(tmp_path / "nonexist")], "nonexist: no such folder")
+    assert "config.json" not in err
+    (tmp_path / "f").write_text("x")
+    one_line_error(capsys, ["report", str(tmp_path / "f")], "not a folder")
