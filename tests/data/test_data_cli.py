@@ -149,3 +149,33 @@ def test_a_class_folder_as_data_suggests_its_parent(small_set, home, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "class folder itself" in err
     assert f"pass its parent {root}," in err
+
+
+@pytest.mark.parametrize("split", ["patient", "random"])
+@pytest.mark.parametrize("fractions,why", [(["0.5", "0.5", "0.5"], "they add up to 1.5"),
+                                           (["0.5", "0.2", "0.2"], "they add up to 0.9"),
+                                           (["0", "0.5", "0.5"], "TRAIN is 0"),
+                                           (["0.8", "0.2", "0"], "TEST is 0")])
+def test_fractions_have_one_rule_and_one_message(small_set, tmp_path, capsys, split, fractions, why):
+    root, _ = small_set
+    assert main(["data", "split", "--data", str(root), "--out", str(tmp_path / "s.json"),
+                 "--split", split, "--fractions", *fractions]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.endswith(f"TRAIN VAL TEST must add up to 1, with TRAIN and TEST above 0 ({why})"), err
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["split", "--out", "S", "--k", "3"], "--k"),
+    (["split", "--out", "S", "--split", "random", "--k", "3"], "--k"),
+    (["split", "--out", "S", "--split", "kfold", "--fractions", "0.6", "0.2", "0.2"], "--fractions"),
+    (["summary", "--image-size", "64"], "--image-size"),
+])
+def test_flags_that_would_be_ignored_are_refused(small_set, tmp_path, capsys, argv, flag):
+    root, _ = small_set
+    argv = ["data", *[str(tmp_path / "s.json") if a == "S" else a for a in argv], "--data", str(root)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"smearnet data {argv[1]}: error: {flag} ")
+    assert not list(tmp_path.glob("s*.json"))

@@ -13,9 +13,14 @@ import argparse
 import json
 import time
 
+from smearnet.cli import UsageError
 from smearnet.cli import one_line_warnings as _one_line_warnings  # the one format of all verbs
 from smearnet.cli.args import (fraction, http_url, int_at_least, non_negative_int, output_dir,
                                output_file, positive_int, sha256_hex)
+
+
+DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)  # data split --fractions
+DEFAULT_K = 5                         # data split --k
 
 
 def _source(args: argparse.Namespace) -> str:
@@ -36,7 +41,6 @@ def _usable(index):
 
 def _refuse_overwriting(outputs: list[str], index, flag: str) -> None:
     """A usage error when an output file is the source (a zip) or one of its image files."""
-    from smearnet.cli import UsageError
     from smearnet.cli.args import overwritten_input
 
     src = index.source
@@ -50,9 +54,12 @@ def _refuse_overwriting(outputs: list[str], index, flag: str) -> None:
 def _summary(args: argparse.Namespace) -> int:
     from smearnet.data import format_summary, index_source, load_dataset, summarize
 
+    if args.image_size is not None and not args.verify:
+        raise UsageError("--image-size only applies with --verify (the size the images are "
+                         "decoded at)")
     with _one_line_warnings():
         if args.verify:  # decode everything (via the cache) to catch corrupt image data too
-            index = load_dataset(_source(args), args.image_size, progress=True).index
+            index = load_dataset(_source(args), args.image_size or 133, progress=True).index
         else:
             index = index_source(_source(args))
     s = summarize(index)
@@ -96,13 +103,22 @@ def _split(args: argparse.Namespace) -> int:
                                stratified_limit)
     from smearnet.data.splits import check_both_classes
 
-    if sum(args.fractions) > 1 + 1e-6 or sum(args.fractions) <= 0:
-        from smearnet.cli import UsageError
-
-        raise UsageError(f"--fractions {' '.join(map(str, args.fractions))}: must add up to at most 1")
+    if args.k is not None and args.split != "kfold":
+        raise UsageError(f"--k only applies to --split kfold (this is --split {args.split})")
+    if args.fractions is not None and args.split == "kfold":
+        raise UsageError("--fractions does not apply to --split kfold (each fold is 1/K of the "
+                         "slides); use --k")
+    fractions = args.fractions if args.fractions is not None else list(DEFAULT_FRACTIONS)
+    total = sum(fractions)
+    why = (f"they add up to {total:g}" if abs(total - 1) > 1e-6 else
+           "TRAIN is 0" if fractions[0] <= 0 else "TEST is 0" if fractions[2] <= 0 else None)
+    if why:  # the one rule, for --split patient and random alike
+        raise UsageError(f"--fractions {' '.join(f'{f:g}' for f in fractions)}: TRAIN VAL TEST "
+                         f"must add up to 1, with TRAIN and TEST above 0 ({why})")
+    k = args.k if args.k is not None else DEFAULT_K
     with _one_line_warnings():
         index = _usable(index_source(_source(args)))
-    outs = [args.out] if args.split != "kfold" else [_fold_name(args.out, i + 1) for i in range(args.k)]
+    outs = [args.out] if args.split != "kfold" else [_fold_name(args.out, i + 1) for i in range(k)]
     _refuse_overwriting(outs, index, "--out")
     sub = (stratified_limit(index.labels, args.limit, args.seed) if args.limit
            else np.arange(len(index)))
@@ -112,17 +128,15 @@ def _split(args: argparse.Namespace) -> int:
                            limited_from=index.labels if len(sub) < len(index) else None,
                            limit=args.limit)
         if args.split == "patient":
-            splits = [split_by_patient(slides, labels, tuple(args.fractions), args.seed)]
+            splits = [split_by_patient(slides, labels, tuple(fractions), args.seed)]
         elif args.split == "kfold":
-            splits = group_kfold(slides, labels, args.k, args.seed)
+            splits = group_kfold(slides, labels, k, args.seed)
         else:
             from smearnet.data.splits import part_counts
 
-            a, v, t = part_counts(args.fractions, len(sub))  # fractions summing to 1: every image
+            a, v, t = part_counts(fractions, len(sub))  # fractions summing to 1: every image
             splits = [split_random(labels, a, t, v, args.seed)]
     except ValueError as exc:
-        from smearnet.cli import UsageError
-
         raise UsageError(str(exc)) from None
     for s in splits:
         full = s.remap(sub)
@@ -165,8 +179,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="PATH", help=src_help)
     p.add_argument("--verify", action="store_true",
                    help="decode every image (building the cache) to find corrupt ones too")
-    p.add_argument("--image-size", type=positive_int, default=133, metavar="N",
-                   help="cache size used by --verify (default 133)")
+    p.add_argument("--image-size", type=positive_int, default=None, metavar="N",
+                   help="with --verify: the size the images are decoded and cached at (default 133)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_summary)
 
@@ -193,9 +207,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["patient", "kfold", "random"], default="patient",
                    help="patient: grouped by slide (default); kfold: grouped k-fold; "
                         "random: the assignment's image-level split (leaks patients)")
-    p.add_argument("--fractions", type=fraction, nargs=3, default=[0.7, 0.15, 0.15],
-                   metavar=("TRAIN", "VAL", "TEST"))
-    p.add_argument("--k", type=int_at_least(2), default=5, help="folds for --split kfold")
+    p.add_argument("--fractions", type=fraction, nargs=3, default=None,
+                   metavar=("TRAIN", "VAL", "TEST"),
+                   help="shares of the images for --split patient or random, adding up to 1 "
+                        "(default 0.7 0.15 0.15)")
+    p.add_argument("--k", type=int_at_least(2), default=None,
+                   help=f"folds for --split kfold (default {DEFAULT_K})")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use a class-stratified sample of N images (the assignment: 5000)")
     p.add_argument("--seed", type=non_negative_int, default=0)
