@@ -409,3 +409,10 @@ def test_report_of_a_missing_folder_says_so(tmp_path, capsys):
     assert "config.json" not in err
     (tmp_path / "f").write_text("x")
     one_line_error(capsys, ["report", str(tmp_path / "f")], "not a folder")
+
+
+def test_explain_samples_without_smoothgrad_is_refused(untrained_model, labelled, tmp_path, capsys):
+    one_line_error(capsys, ["explain", "--model", str(untrained_model), str(labelled), "--method",
+                            "gradxinput", "--samples", "4", "--out", str(tmp_path / "o")],
+                   "--samples only applies to --method smoothgrad")
+    assert not (tmp_path / "o").exists()
