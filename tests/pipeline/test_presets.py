@@ -101,3 +101,14 @@ def test_description_names_the_settings_a_run_changed():
     assert p.describe() == p.description
     d = p.with_overrides(epochs=2, image_size=96).describe()
     assert d.startswith(p.description) and d.endswith("; this run: image size 96, epochs 2")
+
+
+def test_cross_validation_message_says_where_the_random_split_comes_from():
+    from smearnet.pipeline.splitting import RunError
+
+    ds = SimpleNamespace(labels=np.array([0, 1] * 50, np.uint8), slides=np.array([f"C{i % 10}" for i in range(100)]))
+    with pytest.raises(RunError, match="the assignment preset splits at random: add --split patient"):
+        make_split(ds, get_preset("assignment"), seed=0, cv={"fold": 0, "folds": 5})
+    with pytest.raises(RunError, match="--split random cannot be used with --cv"):
+        make_split(ds, get_preset("cellnet").with_overrides(split="random"), seed=0,
+                   cv={"fold": 0, "folds": 5})

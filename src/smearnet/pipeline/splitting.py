@@ -45,7 +45,14 @@ def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = N
         raise RunError(str(exc)) from None
     if cv is not None:
         if preset.split != "patient":
-            raise RunError("cross-validation groups by slide: use --split patient")
+            from .presets import PRESETS
+
+            base = PRESETS.get(preset.name)
+            if base is not None and base.split == preset.split:  # the preset's own choice
+                raise RunError(f"cross-validation groups by slide, but the {preset.name} preset "
+                               f"splits at {preset.split}: add --split patient")
+            raise RunError(f"cross-validation groups by slide: --split {preset.split} cannot be "
+                           "used with --cv; use --split patient (or leave --split out)")
         ls, ss = labels[subset], slides[subset]
         try:
             outer = group_kfold(ss, ls, k=int(cv["folds"]), seed=seed)[int(cv["fold"])]
