@@ -416,3 +416,21 @@ def test_explain_samples_without_smoothgrad_is_refused(untrained_model, labelled
                             "gradxinput", "--samples", "4", "--out", str(tmp_path / "o")],
                    "--samples only applies to --method smoothgrad")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_training_checkpoint_given_as_model_points_to_the_runs_model(untrained_model, labelled,
+                                                                      tmp_path, capsys):
+    import shutil
+
+    from smearnet.pipeline import run_dir as rd
+
+    run = tmp_path / "run"
+    state = rd.save_state(run / rd.CHECKPOINT / "state.safetensors",
+                          {"version": 2, "epochs_done": 1, "weights": [np.zeros(3, np.float32)]})
+    for model_arg in (state, state.parent):  # the file, or its checkpoint/ folder
+        err = one_line_error(capsys, ["predict", "--model", str(model_arg), str(labelled)],
+                             "is a training checkpoint, not a model", "--resume")
+        assert "format None" not in err
+    shutil.copy(untrained_model, run / "model.safetensors")
+    one_line_error(capsys, ["evaluate", "--model", str(state), "--data", str(labelled)],
+                   "training checkpoint", f"use the run's model, {run / 'model.safetensors'}")
