@@ -179,3 +179,13 @@ def test_flags_that_would_be_ignored_are_refused(small_set, tmp_path, capsys, ar
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"smearnet data {argv[1]}: error: {flag} ")
     assert not list(tmp_path.glob("s*.json"))
+
+
+def test_one_slide_is_singular(tmp_path, synth, capsys):
+    root = tmp_path / "cells"
+    synth.make_tree(root, {"Parasitized": ["C100P61ThinF", "C39P4thinF"],
+                           "Uninfected": ["C100P61ThinF", "C39P4thinF"]}, per_slide=2)
+    assert main(["data", "split", "--data", str(root), "--out", str(tmp_path / "k.json"),
+                 "--split", "kfold", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 slide)" in out and "1 slides" not in out

@@ -13,6 +13,7 @@ import argparse
 import json
 import time
 
+from smearnet._text import plural
 from smearnet.cli import UsageError
 from smearnet.cli import one_line_warnings as _one_line_warnings  # the one format of all verbs
 from smearnet.cli.args import (fraction, http_url, int_at_least, non_negative_int, output_dir,
@@ -89,7 +90,7 @@ def _cache(args: argparse.Namespace) -> int:
     _usable(ds.index)
     verb = "built" if ds.built else "reused"
     rate = f", {len(ds) / secs:,.0f} images/s" if ds.built else ""
-    print(f"{verb} cache of {len(ds):,} images at {ds.image_size}x{ds.image_size} in "
+    print(f"{verb} cache of {plural(len(ds), 'image')} at {ds.image_size}x{ds.image_size} in "
           f"{secs:.1f} s{rate} ({ds.images.nbytes / 2**20:,.0f} MiB): {ds.cache_dir}")
     if ds.skipped:
         print(f"skipped {len(ds.skipped)} unreadable image file(s); see `smearnet data summary`")
@@ -144,7 +145,7 @@ def _split(args: argparse.Namespace) -> int:
         full.save(out, index.paths, index.slides, index.labels)
         counts = ", ".join(
             f"{name} {len(idx):,} ({int(np.sum(index.labels[idx] == 1)):,} parasitized, "
-            f"{len(set(index.slides[idx].tolist()))} slides)"
+            f"{plural(len(set(index.slides[idx].tolist())), 'slide')})"
             for name, idx in full.parts().items() if len(idx))
         print(f"{out}: {full.kind} split, {counts}")
     return 0

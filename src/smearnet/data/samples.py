@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smearnet._text import plural
+
 from .decode import decode_resized
 from .errors import ImageError, SourceError
 from .index import DataIndex
@@ -52,7 +54,7 @@ def sample_grid(index: DataIndex, out: str | os.PathLike, n: int = 16, cols: int
     if reader is not None:
         reader.close()
     if not tiles:
-        raise SourceError(f"{where}: none of the {len(chosen)} cells drawn could be decoded")
+        raise SourceError(f"{where}: none of the {plural(len(chosen), 'cell')} drawn could be decoded")
     rows = max(1, -(-len(tiles) // cols))
     fig = Figure(figsize=(1.35 * cols, 1.75 * rows + 0.3), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)

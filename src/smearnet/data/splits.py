@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smearnet._text import plural
+
 PARTS = ("train", "val", "test")
 
 
@@ -179,7 +181,7 @@ def _grouped(slides, labels, fractions, seed, what: str) -> tuple[np.ndarray, np
     fractions = np.asarray(fractions, dtype=np.float64)
     used = int(np.sum(fractions > 0))
     if len(names) < used:
-        raise ValueError(f"{what} needs at least {used} slides, the data has {len(names)}")
+        raise ValueError(f"{what} needs at least {plural(used, 'slide')}, the data has {len(names)}")
     rng = np.random.default_rng(seed)
     for _ in range(200):
         part_of = _assign(counts, fractions, rng)
@@ -188,7 +190,7 @@ def _grouped(slides, labels, fractions, seed, what: str) -> tuple[np.ndarray, np
         if np.all(per_part[fractions > 0] > 0):
             return group, part_of
     raise ValueError(f"cannot make a {what} with both classes in every part from "
-                     f"{len(names)} slides ({int(np.sum(counts[:, 1] > 0))} with parasitized "
+                     f"{plural(len(names), 'slide')} ({int(np.sum(counts[:, 1] > 0))} with parasitized "
                      "cells); use fewer parts or a random split")
 
 

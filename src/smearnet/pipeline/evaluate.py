@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from smearnet._text import plural
+
 CLASS_NAMES = ("Uninfected", "Parasitized")  # index = label
 
 
@@ -176,7 +178,7 @@ def format_metrics(m: dict[str, Any]) -> str:
     if "per_slide" in m:
         accs = np.array([v["accuracy"] for v in m["per_slide"].values()])
         worst = sorted(m["per_slide"].items(), key=lambda kv: kv[1]["accuracy"])[:3]
-        lines.append(f"per slide: {len(accs)} slides, median accuracy {pct(float(np.median(accs)))}, "
+        lines.append(f"per slide: {plural(len(accs), 'slide')}, median accuracy {pct(float(np.median(accs)))}, "
                      "lowest " + ", ".join(f"{k} {pct(v['accuracy'])} (n={v['n']})" for k, v in worst))
     return "\n".join(lines)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from smearnet._text import plural
+
 from .presets import Preset
 
 
@@ -99,8 +101,9 @@ def split_summary(split: Any, ds: Any, monitor_test: bool) -> dict[str, Any]:
                      "uninfected": int((labels[idx] == 0).sum())}
     if split.kind == "random":
         shared = len(set(slides[split.train]) & set(slides[split.test]))
-        out["kind_text"] = (f"Random image-level split (the assignment's): {shared} slides have cells "
-                            "in both train and test, so test accuracy is optimistic for new patients.")
+        out["kind_text"] = (f"Random image-level split (the assignment's): {plural(shared, 'slide')} "
+                            f"{'has' if shared == 1 else 'have'} cells in both train and test, so "
+                            "test accuracy is optimistic for new patients.")
     else:
         out["kind_text"] = ("Split by slide (patient): no patient has cells in two parts; "
                             "threshold and early stopping use the validation slides only, "
