@@ -434,3 +434,26 @@ def test_a_training_checkpoint_given_as_model_points_to_the_runs_model(untrained
     shutil.copy(untrained_model, run / "model.safetensors")
     one_line_error(capsys, ["evaluate", "--model", str(state), "--data", str(labelled)],
                    "training checkpoint", f"use the run's model, {run / 'model.safetensors'}")
+
+
+def test_predict_csv_has_unix_line_ends_and_stdout_escapes_tabs_and_newlines(untrained_model, tmp_path,
+                                                                             capsys):
+    import csv
+
+    rng = np.random.default_rng(0)
+    d = tmp_path / "odd"
+    d.mkdir()
+    names = ["tab\there.png", "new\nline.png", "plain.png"]
+    for n in names:
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(d / n, format="PNG")
+    out = tmp_path / "r.csv"
+    assert main(["predict", "--model", str(untrained_model), str(d), "--csv", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all(ln.count("\t") == 2 for ln in lines[:3])
+    assert {ln.split("\t")[0] for ln in lines[:3]} == {str(d / "tab\\there.png"), str(d / "new\\nline.png"),
+                                                       str(d / "plain.png")}
+    raw = out.read_bytes()
+    assert b"\r\n" not in raw
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert sorted(r[0] for r in rows[1:]) == sorted(str(d / n) for n in names)  # exact names back

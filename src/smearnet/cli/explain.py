@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from smearnet.cli.predict import collect_images_or_exit, load_model_or_exit
     from smearnet.pipeline.explain import explain_files, output_paths
+    from smearnet.pipeline.predict import escape_path
 
     if args.samples is not None and args.method != "smoothgrad":
         raise UsageError(f"--samples only applies to --method smoothgrad (this is --method {args.method})")
@@ -42,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
     written, skipped = explain_files(model, files, args.out, method=args.method,
                                      samples=args.samples or DEFAULT_SAMPLES)
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {escape_path(path)}: {reason}", file=sys.stderr)
     if not written:
         raise UsageError(f"no readable images in {', '.join(args.images)} "
                          f"({len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped)")
     for src, out, prob, label in written:
-        print(f"{src} -> {out}  (P(parasitized) {prob:.3f}, {label})")
+        print(f"{escape_path(src)} -> {escape_path(out)}  (P(parasitized) {prob:.3f}, {label})")
     return 0

@@ -13,8 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict", help="screen cell images: probability of Parasitized per image and a summary",
         description="Classify cell images. Folders are searched recursively; non-image files are "
-                    "ignored and broken images reported, not fatal. Prints one line per image "
-                    "(path, probability of Parasitized, label at the model's threshold), then the "
+                    "ignored and broken images reported, not fatal. Prints one tab-separated line per "
+                    "image (path, probability of Parasitized, label at the model's threshold; a tab, "
+                    "newline or backslash in a path is written as \\t, \\n, \\\\), then the "
                     "summary, e.g. '412 cells, 23 parasitized (5.6%)'.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     p.add_argument("--model", default=None,
@@ -49,7 +50,7 @@ def collect_images_or_exit(paths: list[str]) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smearnet.pipeline.predict import predict_files, write_csv
+    from smearnet.pipeline.predict import escape_path, predict_files, write_csv
 
     files = collect_images_or_exit(args.paths)
     if args.csv:  # before any work: the CSV must not replace an image it is about to read
@@ -60,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
     model = load_model_or_exit(args.model)
     pred = predict_files(model, files, progress=not args.quiet)
     for path, reason in pred.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {escape_path(path)}: {reason}", file=sys.stderr)
     if not pred.paths:
         raise UsageError(f"no readable images in {', '.join(args.paths)} "
                          f"({len(pred.skipped)} file{'s' if len(pred.skipped) != 1 else ''} skipped)")
     if not args.quiet:
         for path, q, y in zip(pred.paths, pred.probabilities, pred.labels):
-            print(f"{path}\t{q:.4f}\t{pred.class_names[int(y)]}")
+            print(f"{escape_path(path)}\t{q:.4f}\t{pred.class_names[int(y)]}")
     if args.csv:
         write_csv(args.csv, pred)
     print(pred.summary())
