@@ -4,7 +4,8 @@
     smearnet data samples  --data PATH --out grid.png    a grid of labelled cells
     smearnet data cache    --data PATH --image-size N    decode + resize once, in parallel
     smearnet data split    --data PATH --out split.json  a patient-level (or random) manifest
-    smearnet data download [--url URL] [--dest DIR]      the official archive, checked
+    smearnet data download [--url URL] [--dest DIR]      the official archive, checked, saved as
+                                                         cell_images.zip
 """
 
 from __future__ import annotations
@@ -188,16 +189,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("samples", help="save a grid of labelled example cells as PNG")
     p.add_argument("--data", metavar="PATH", help=src_help)
     p.add_argument("--out", required=True, metavar="PNG", type=output_file)
-    p.add_argument("--n", type=positive_int, default=16, help="number of cells (half per class)")
-    p.add_argument("--cols", type=positive_int, default=8)
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--n", type=positive_int, default=16,
+                   help="number of cells, half per class (default 16)")
+    p.add_argument("--cols", type=positive_int, default=8, help="cells per row (default 8)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="which cells are drawn (default 0)")
     p.set_defaults(func=_samples)
 
     p = sub.add_parser("cache", help="decode and resize every image once into the cache")
     p.add_argument("--data", metavar="PATH", help=src_help)
-    p.add_argument("--image-size", type=positive_int, default=133, metavar="N")
+    p.add_argument("--image-size", type=positive_int, default=133, metavar="N",
+                   help="square side in pixels (default 133; cellnet uses 64)")
     p.add_argument("--interpolation", default="bilinear",
-                   choices=["bilinear", "nearest", "bicubic", "area", "lanczos"])
+                   choices=["bilinear", "nearest", "bicubic", "area", "lanczos"],
+                   help="resampling filter (default bilinear, what train and evaluate use)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="decoding processes (default: all usable cores)")
     p.set_defaults(func=_cache)
@@ -221,7 +226,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("download", help="fetch the official cell_images.zip, resumable, checked")
     p.add_argument("--url", type=http_url, help="a mirror of the archive (default: the NLM address)")
-    p.add_argument("--dest", metavar="DIR", type=output_dir, help="folder to save into (default $SMEARNET_HOME)")
+    p.add_argument("--dest", metavar="DIR", type=output_dir,
+                   help="folder to save cell_images.zip into (default $SMEARNET_HOME); commands "
+                        "without --data find it there")
     p.add_argument("--sha256", type=sha256_hex, help="expected SHA-256 if the mirror serves a different file")
     p.add_argument("--size", type=positive_int, help="expected size in bytes (with --sha256)")
     p.set_defaults(func=_download)

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "explain", help="saliency maps (gradient of the score w.r.t. the pixels) over each cell",
         description="For each image, backpropagate the network's parasitized score to the input "
                     "pixels and save a PNG with the cell and the saliency overlaid.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or folders")
+    p.add_argument("images", nargs="+", metavar="PATH", help="image files and/or folders (searched recursively)")
     p.add_argument("--model", default=None, help="model file (default: the model shipped with smearnet)")
     p.add_argument("--out", required=True, metavar="DIR", type=output_dir, help="folder for the PNGs")
     p.add_argument("--method", choices=["smoothgrad", "gradxinput"], default="smoothgrad",
