@@ -92,7 +92,7 @@ def test_user_errors_one_line_exit_2(tmp_path, home, capsys, make, expect, verb)
     path = make(tmp_path)
     assert main(["data", verb, "--data", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("smearnet data: error: ") and expect in err
+    assert err.startswith(f"smearnet data {verb}: error: ") and expect in err
     assert len(err.splitlines()) == 1 and str(path) in err
 
 
@@ -126,3 +126,66 @@ def test_samples_with_zero_cells_is_an_error(small_set, tmp_path, capsys):
     from smearnet.data import index_source, sample_grid
     with pytest.raises(ValueError):
         sample_grid(index_source(root), tmp_path / "g.png", n=4, cols=0)
+
+
+@pytest.mark.parametrize("make", [lambda p: p / "nonexist", lambda p: (p / "flat").mkdir() or p / "flat"])
+@pytest.mark.parametrize("argv", [["data", "summary"], ["data", "cache"], ["train", "--preset", "tiny"]])
+def test_a_bad_smearnet_data_is_named_as_such(monkeypatch, home, tmp_path, capsys, make, argv):
+    bad = make(tmp_path)
+    monkeypatch.setenv("SMEARNET_DATA", str(bad))
+    if argv[0] == "train":
+        argv = argv + ["--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "$SMEARNET_DATA" in err, err
+
+
+@pytest.mark.parametrize("cls", ["Parasitized", "uninfected"])
+def test_a_class_folder_as_data_suggests_its_parent(small_set, home, tmp_path, capsys, cls):
+    root, _ = small_set
+    if cls == "uninfected":  # any letter case
+        (root / "Uninfected").rename(root / "uninfected")
+    assert main(["data", "summary", "--data", str(root / cls)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "class folder itself" in err
+    assert f"pass its parent {root}," in err
+
+
+@pytest.mark.parametrize("split", ["patient", "random"])
+@pytest.mark.parametrize("fractions,why", [(["0.5", "0.5", "0.5"], "they add up to 1.5"),
+                                           (["0.5", "0.2", "0.2"], "they add up to 0.9"),
+                                           (["0", "0.5", "0.5"], "TRAIN is 0"),
+                                           (["0.8", "0.2", "0"], "TEST is 0")])
+def test_fractions_have_one_rule_and_one_message(small_set, tmp_path, capsys, split, fractions, why):
+    root, _ = small_set
+    assert main(["data", "split", "--data", str(root), "--out", str(tmp_path / "s.json"),
+                 "--split", split, "--fractions", *fractions]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.endswith(f"TRAIN VAL TEST must add up to 1, with TRAIN and TEST above 0 ({why})"), err
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["split", "--out", "S", "--k", "3"], "--k"),
+    (["split", "--out", "S", "--split", "random", "--k", "3"], "--k"),
+    (["split", "--out", "S", "--split", "kfold", "--fractions", "0.6", "0.2", "0.2"], "--fractions"),
+    (["summary", "--image-size", "64"], "--image-size"),
+])
+def test_flags_that_would_be_ignored_are_refused(small_set, tmp_path, capsys, argv, flag):
+    root, _ = small_set
+    argv = ["data", *[str(tmp_path / "s.json") if a == "S" else a for a in argv], "--data", str(root)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"smearnet data {argv[1]}: error: {flag} ")
+    assert not list(tmp_path.glob("s*.json"))
+
+
+def test_one_slide_is_singular(tmp_path, synth, capsys):
+    root = tmp_path / "cells"
+    synth.make_tree(root, {"Parasitized": ["C100P61ThinF", "C39P4thinF"],
+                           "Uninfected": ["C100P61ThinF", "C39P4thinF"]}, per_slide=2)
+    assert main(["data", "split", "--data", str(root), "--out", str(tmp_path / "k.json"),
+                 "--split", "kfold", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 slide)" in out and "1 slides" not in out

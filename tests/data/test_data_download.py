@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -182,7 +183,7 @@ def test_cli_download_with_mirror_url(server, archive, tmp_path, capsys):
     rc = main(["data", "download", "--url", server.url, "--dest", str(tmp_path / "b"),
                "--sha256", exp["sha256"]])
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
-    assert rc == 2 and last.startswith("smearnet data: error: http://127.0.0.1")
+    assert rc == 2 and last.startswith("smearnet data download: error: http://127.0.0.1")
     assert "SHA-256" in last and "removed the download" in last
 
 
@@ -197,3 +198,27 @@ def test_no_network_does_not_promise_a_resume(tmp_path):
                  retries=0, backoff=0, sha256=None, size=None)
     assert "resume" not in str(err.value)
     assert not (tmp_path / "cell_images.zip.part").exists()
+
+
+@pytest.mark.parametrize("dest", [None, "elsewhere"])
+def test_downloaded_archive_is_found_without_data_whatever_the_url_calls_it(server, archive, tmp_path,
+                                                                          capsys, monkeypatch, dest):
+    """A mirror's ds.zip is saved as cell_images.zip and noted, so `data summary` and `train`
+    without --data find it, in $SMEARNET_HOME or any --dest."""
+    from smearnet.cli import main
+    from smearnet.data import default_source
+
+    monkeypatch.setenv("SMEARNET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SMEARNET_DATA", raising=False)
+    exp = _expect(archive)
+    url = server.url.replace("cell_images.zip", "ds.zip")
+    argv = ["data", "download", "--url", url, "--sha256", exp["sha256"]]
+    if dest:
+        argv += ["--dest", str(tmp_path / dest)]
+    assert main(argv) == 0
+    saved = (tmp_path / dest if dest else tmp_path / "home") / "cell_images.zip"
+    assert saved.read_bytes() == archive
+    assert Path(default_source()).resolve() == saved.resolve()
+    capsys.readouterr()
+    assert main(["data", "summary"]) == 0
+    assert str(saved.resolve()) in capsys.readouterr().out

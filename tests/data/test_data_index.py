@@ -80,3 +80,12 @@ def test_summary_counts(small_set):
     assert s["ignored"][0].endswith("Thumbs.db")
     text = format_summary(s)
     assert "slides (patients" in text and "image size" in text and "non-image files ignored: 1" in text
+
+
+def test_summary_lists_each_ignored_name_once_with_its_count(small_set):
+    root, _ = small_set
+    for cls in ("Parasitized", "Uninfected"):
+        (root / cls / "Thumbs.db").write_bytes(b"x")
+    (root / "Uninfected" / "notes.txt").write_text("x")
+    text = format_summary(summarize(index_source(root)))
+    assert "non-image files ignored: 3 (Thumbs.db x2, notes.txt)" in text

@@ -346,3 +346,202 @@ def test_two_runs_never_share_a_folder(tmp_path):
     assert second != first and (second / rd.CONFIG).is_file()
     with pytest.raises(RunError, match="already holds a run"):
         _claim(first, auto=None)
+def last_line_error(capsys, argv, *needles):
+    """Like ``one_line_error`` for commands that first warn about each skipped file: the error
+    is the last line of stderr, exit code 2, no traceback."""
+    code = main(argv)
+    cap = capsys.readouterr()
+    assert code == 2, (code, cap.err)
+    assert "Traceback" not in cap.err + cap.out
+    last = cap.err.strip().splitlines()[-1].split("\r")[-1]  # after any progress bar
+    assert last.startswith("smearnet "), cap.err
+    for n in needles:
+        assert n in last, last
+    return last
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--model", "MODEL", "--data", "DATA"],
+    ["data", "cache", "--data", "DATA", "--image-size", "16"],
+    ["data", "samples", "--data", "DATA", "--out", "OUT/grid.png"],
+    ["data", "split", "--data", "DATA", "--out", "OUT/split.json"],
+    ["predict", "--model", "MODEL", "DATA"],
+    ["explain", "--model", "MODEL", "DATA", "--out", "OUT/sal"],
+])
+def test_a_source_whose_images_are_all_unreadable_is_a_usage_error(argv, untrained_model, tmp_path,
+                                                                    capsys):
+    data = tmp_path / "broken"
+    for cls in ("Parasitized", "Uninfected"):
+        (data / cls).mkdir(parents=True)
+        (data / cls / f"C1_{cls}.png").write_bytes(b"not a png")
+    argv = [a.replace("MODEL", str(untrained_model)).replace("DATA", str(data))
+            .replace("OUT", str(tmp_path / "out")) for a in argv]
+    last = last_line_error(capsys, argv, str(data))
+    assert "2 files skipped" in last or "2 unreadable image files skipped" in last
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def one_class(tmp_path):
+    """Parasitized/ only: 12 cells over 6 slides."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "oneclass"
+    (root / "Parasitized").mkdir(parents=True)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(
+            root / "Parasitized" / f"C{i % 6}_x_{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("extra", [["--split", "random"], ["--split", "patient"], ["--cv", "2"],
+                                   ["--split", "random", "--limit", "6"]])
+def test_training_on_one_class_is_refused(one_class, extra, tmp_path, capsys):
+    one_line_error(capsys, ["train", "--data", str(one_class), "--preset", "tiny", "--epochs", "1",
+                            "--out", str(tmp_path / "r"), "-q", *extra],
+                   "only one class (Parasitized) found in", str(one_class), "training needs both")
+    assert not (tmp_path / "r" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("kind", ["random", "patient", "kfold"])
+def test_data_split_of_one_class_is_refused(one_class, kind, tmp_path, capsys):
+    one_line_error(capsys, ["data", "split", "--data", str(one_class), "--split", kind,
+                            "--out", str(tmp_path / "s.json")], "only one class (Parasitized)")
+    assert not list(tmp_path.glob("s*.json"))
+
+
+def test_limit_that_drops_a_class_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from smearnet.pipeline.splitting import RunError, make_split
+
+    labels = np.array([1] * 99 + [0], np.uint8)  # 10 of these, stratified: 10 parasitized
+    ds = SimpleNamespace(labels=labels, slides=np.array([f"C{i}" for i in range(100)]))
+    with pytest.raises(RunError, match="--limit 10 keeps only one class"):
+        make_split(ds, get_preset("tiny").with_overrides(limit=10, split="random"), seed=0)
+
+
+def test_evaluate_on_one_class_works_and_says_what_is_undefined(one_class, untrained_model, capsys):
+    import json
+
+    assert main(["evaluate", "--model", str(untrained_model), "--data", str(one_class)]) == 0
+    out = capsys.readouterr().out
+    assert "note: only Parasitized cells" in out and "specificity" in out.split("note:")[1]
+    assert main(["evaluate", "--model", str(untrained_model), "--data", str(one_class), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["n"] == 12 and m["roc_auc"] is None and m["specificity"] is None
+
+
+def test_outputs_never_overwrite_an_input(untrained_model, labelled, tmp_path, capsys, monkeypatch):
+    """--csv / --out naming an input (however spelled, or through a symlink) are refused before
+    any work, and the input is left as it was."""
+    img = labelled / "Parasitized" / "C0_x_Parasitized.png"
+    before = img.read_bytes()
+    (tmp_path / "link.png").symlink_to(img)
+    monkeypatch.chdir(labelled)
+    for inputs, csv in [([str(img)], str(img)), ([str(labelled)], "Parasitized/../Parasitized/C0_x_Parasitized.png"),
+                        ([str(labelled)], str(tmp_path / "link.png"))]:
+        one_line_error(capsys, ["predict", "--model", str(untrained_model), *inputs, "--csv", csv],
+                       "--csv", "input", str(img))
+    # explain: a.png's map would be a_saliency.png, itself an input in the same folder
+    sal = labelled / "Uninfected" / "C0_x_Uninfected_saliency.png"
+    sal.write_bytes(before)
+    one_line_error(capsys, ["explain", "--model", str(untrained_model), str(labelled / "Uninfected"),
+                            "--out", str(labelled / "Uninfected")], "--out", "overwrite", str(sal))
+    assert sal.read_bytes() == before
+    # data samples / split: an image of the source, or the source archive itself
+    one_line_error(capsys, ["data", "samples", "--data", str(labelled), "--out", str(img)], "--out", str(img))
+    import zipfile
+    archive = tmp_path / "cells.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in labelled.rglob("*.png"):
+            zf.write(f, f.relative_to(labelled).as_posix())
+    zip_bytes = archive.read_bytes()
+    one_line_error(capsys, ["data", "split", "--data", str(archive), "--split", "random",
+                            "--out", str(archive)], "--out", "part of the data")
+    assert archive.read_bytes() == zip_bytes and img.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv,prog", [
+    (["train", "--bogus"], "smearnet train"),
+    (["predict", "x.png", "--bogus", "1"], "smearnet predict"),
+    (["data", "split", "--out", "s.json", "--bogus"], "smearnet data split"),
+    (["data", "summary", "--data", "/nonexistent/cells"], "smearnet data summary"),
+    (["data", "split", "--data", "/nonexistent/cells", "--out", "s.json"], "smearnet data split"),
+])
+def test_errors_name_the_subcommand(argv, prog, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(capsys, argv)
+    assert err.startswith(f"{prog}: error: "), err
+    if "--bogus" in argv:
+        assert f"(see {prog} --help)" in err
+
+
+def test_report_of_a_missing_folder_says_so(tmp_path, capsys):
+    err = one_line_error(capsys, ["report", str(tmp_path / "nonexist")], "nonexist: no such folder")
+    assert "config.json" not in err
+    (tmp_path / "f").write_text("x")
+    one_line_error(capsys, ["report", str(tmp_path / "f")], "not a folder")
+
+
+def test_explain_samples_without_smoothgrad_is_refused(untrained_model, labelled, tmp_path, capsys):
+    one_line_error(capsys, ["explain", "--model", str(untrained_model), str(labelled), "--method",
+                            "gradxinput", "--samples", "4", "--out", str(tmp_path / "o")],
+                   "--samples only applies to --method smoothgrad")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_training_checkpoint_given_as_model_points_to_the_runs_model(untrained_model, labelled,
+                                                                      tmp_path, capsys):
+    import shutil
+
+    from smearnet.pipeline import run_dir as rd
+
+    run = tmp_path / "run"
+    state = rd.save_state(run / rd.CHECKPOINT / "state.safetensors",
+                          {"version": 2, "epochs_done": 1, "weights": [np.zeros(3, np.float32)]})
+    for model_arg in (state, state.parent):  # the file, or its checkpoint/ folder
+        err = one_line_error(capsys, ["predict", "--model", str(model_arg), str(labelled)],
+                             "is a training checkpoint, not a model", "--resume")
+        assert "format None" not in err
+    shutil.copy(untrained_model, run / "model.safetensors")
+    one_line_error(capsys, ["evaluate", "--model", str(state), "--data", str(labelled)],
+                   "training checkpoint", f"use the run's model, {run / 'model.safetensors'}")
+
+
+def test_predict_csv_has_unix_line_ends_and_stdout_escapes_tabs_and_newlines(untrained_model, tmp_path,
+                                                                             capsys):
+    import csv
+
+    rng = np.random.default_rng(0)
+    d = tmp_path / "odd"
+    d.mkdir()
+    names = ["tab\there.png", "new\nline.png", "plain.png"]
+    for n in names:
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(d / n, format="PNG")
+    out = tmp_path / "r.csv"
+    assert main(["predict", "--model", str(untrained_model), str(d), "--csv", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all(ln.count("\t") == 2 for ln in lines[:3])
+    assert {ln.split("\t")[0] for ln in lines[:3]} == {str(d / "tab\\there.png"), str(d / "new\\nline.png"),
+                                                       str(d / "plain.png")}
+    raw = out.read_bytes()
+    assert b"\r\n" not in raw
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert sorted(r[0] for r in rows[1:]) == sorted(str(d / n) for n in names)  # exact names back
+
+
+def test_train_on_only_unreadable_images_names_the_count(tmp_path, capsys):
+    import warnings
+
+    root = tmp_path / "allbad"
+    for cls in ("Parasitized", "Uninfected"):
+        (root / cls).mkdir(parents=True)
+        (root / cls / f"C1_{cls}.png").write_bytes(b"")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["train", "--data", str(root), "--preset", "tiny", "--out", str(tmp_path / "r"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]  # after one warning per skipped file
+    assert last == f"smearnet train: error: {root}: no usable images (2 unreadable image files skipped)"

@@ -101,3 +101,28 @@ def test_description_names_the_settings_a_run_changed():
     assert p.describe() == p.description
     d = p.with_overrides(epochs=2, image_size=96).describe()
     assert d.startswith(p.description) and d.endswith("; this run: image size 96, epochs 2")
+
+
+def test_cross_validation_message_says_where_the_random_split_comes_from():
+    from smearnet.pipeline.splitting import RunError
+
+    ds = SimpleNamespace(labels=np.array([0, 1] * 50, np.uint8), slides=np.array([f"C{i % 10}" for i in range(100)]))
+    with pytest.raises(RunError, match="the assignment preset splits at random: add --split patient"):
+        make_split(ds, get_preset("assignment"), seed=0, cv={"fold": 0, "folds": 5})
+    with pytest.raises(RunError, match="--split random cannot be used with --cv"):
+        make_split(ds, get_preset("cellnet").with_overrides(split="random"), seed=0,
+                   cv={"fold": 0, "folds": 5})
+
+
+def test_cross_validation_table_prints_f1_and_auc_as_single_runs_do():
+    from smearnet.pipeline.crossval import format_summary
+
+    s = {"folds": 2, "n": 1000}
+    for key in ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision"):
+        s[key] = {"mean": 0.9, "std": 0.01, "per_fold": [0.89, 0.91]}
+    s["f1"] = {"mean": 0.6545, "std": 0.02, "per_fold": [0.6345, 0.6745]}
+    s["roc_auc"] = {"mean": 0.6729, "std": None, "per_fold": [0.6729, None]}
+    lines = {ln.split()[0]: ln for ln in format_summary(s).splitlines()[1:]}
+    assert "90.00%" in lines["accuracy"] and "89.00% 91.00%" in lines["accuracy"]
+    assert "0.6545 +- 0.0200" in lines["f1"] and "0.6345 0.6745" in lines["f1"]
+    assert "0.6729" in lines["roc_auc"] and "67.29" not in lines["roc_auc"]

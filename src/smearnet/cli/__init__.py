@@ -49,10 +49,29 @@ def one_line_warnings() -> Iterator[None]:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``smearnet <verb>: error: <message>``, exit code 2."""
+    """argparse with one-line errors: ``smearnet <verb>: error: <message>``, exit code 2, where
+    ``smearnet <verb>`` is the (sub)command the error is about (``smearnet data split``)."""
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        # argparse reports unknown arguments from the top-level parser ("smearnet: error: ...
+        # see smearnet --help"); report them from the subcommand that was given them instead
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            leaf_parser(self, ns).error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
+
+def leaf_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)parser that ``ns`` was parsed by (``smearnet data split``)."""
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = getattr(ns, sub.dest, None) if sub is not None else None
+        if chosen not in (sub.choices if sub is not None else {}):
+            return parser
+        parser = sub.choices[chosen]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,19 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    prog = leaf_parser(parser, args).prog  # "smearnet train", "smearnet data split"
     try:
         with one_line_warnings():
             return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"smearnet {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except USER_PATH_ERRORS as exc:
         if exc.filename is None:  # not about a path we were given: a genuine bug
             raise
-        print(f"smearnet {args.verb}: error: {path_error_line(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {path_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"smearnet {args.verb}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
 

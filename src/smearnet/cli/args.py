@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 import urllib.parse
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -133,3 +134,31 @@ def sha256_hex(text: str) -> str:
     if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
         raise argparse.ArgumentTypeError(f"expected a SHA-256 of 64 hex digits, got {text!r}")
     return t
+
+
+def overwritten_input(outputs: Iterable[str | os.PathLike],
+                      inputs: Iterable[str | os.PathLike]) -> tuple[str, str] | None:
+    """``(output, input)`` when writing ``output`` would overwrite ``input`` (the same file,
+    however named: another spelling, a symlink, a hard link), else None.
+
+    Only an output that exists already can be an input, so inputs are looked at (one
+    ``stat`` each) only when some output exists.
+    """
+    existing: dict[tuple[int, int], str] = {}
+    for out in outputs:
+        try:
+            st = os.stat(out)
+        except OSError:
+            continue
+        existing[(st.st_dev, st.st_ino)] = str(out)
+    if not existing:
+        return None
+    for inp in inputs:
+        try:
+            st = os.stat(inp)
+        except OSError:
+            continue
+        hit = existing.get((st.st_dev, st.st_ino))
+        if hit is not None:
+            return hit, str(inp)
+    return None

@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from smearnet.cli import UsageError
-from smearnet.cli.args import output_file
+from smearnet.cli.args import output_file, overwritten_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict", help="screen cell images: probability of Parasitized per image and a summary",
         description="Classify cell images. Folders are searched recursively; non-image files are "
-                    "ignored and broken images reported, not fatal. Prints one line per image "
-                    "(path, probability of Parasitized, label at the model's threshold), then the "
+                    "ignored and broken images reported, not fatal. Prints one tab-separated line per "
+                    "image (path, probability of Parasitized, label at the model's threshold; a tab, "
+                    "newline or backslash in a path is written as \\t, \\n, \\\\), then the "
                     "summary, e.g. '412 cells, 23 parasitized (5.6%)'.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
     p.add_argument("--model", default=None,
@@ -49,19 +50,24 @@ def collect_images_or_exit(paths: list[str]) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from smearnet.pipeline.predict import predict_files, write_csv
+    from smearnet.pipeline.predict import escape_path, predict_files, write_csv
 
-    model = load_model_or_exit(args.model)
     files = collect_images_or_exit(args.paths)
+    if args.csv:  # before any work: the CSV must not replace an image it is about to read
+        hit = overwritten_input([args.csv], files)
+        if hit:
+            raise UsageError(f"--csv {args.csv}: is one of the input images ({hit[1]}); "
+                             "choose another file name")
+    model = load_model_or_exit(args.model)
     pred = predict_files(model, files, progress=not args.quiet)
     for path, reason in pred.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {escape_path(path)}: {reason}", file=sys.stderr)
     if not pred.paths:
         raise UsageError(f"no readable images in {', '.join(args.paths)} "
                          f"({len(pred.skipped)} file{'s' if len(pred.skipped) != 1 else ''} skipped)")
     if not args.quiet:
         for path, q, y in zip(pred.paths, pred.probabilities, pred.labels):
-            print(f"{path}\t{q:.4f}\t{pred.class_names[int(y)]}")
+            print(f"{escape_path(path)}\t{q:.4f}\t{pred.class_names[int(y)]}")
     if args.csv:
         write_csv(args.csv, pred)
     print(pred.summary())

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     f"continues an interrupted run exactly. Presets: {presets}.")
     p.add_argument("--data", metavar="PATH", default=None,
                    help="cell_images.zip or a folder with Parasitized/ and Uninfected/ "
-                        "(default: the archive downloaded by `smearnet data download`)")
+                        "(default: $SMEARNET_DATA, else the archive saved by "
+                        "`smearnet data download`)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"model and training recipe (default: {DEFAULT_PRESET})")
     p.add_argument("--epochs", type=positive_int, default=None, metavar="N",

@@ -33,16 +33,24 @@ __all__ = [
 
 
 def default_source() -> str:
-    """Where data comes from when none is named: ``$SMEARNET_DATA``, else the downloaded
-    archive in ``$SMEARNET_HOME``. Raises SourceError when neither exists."""
+    """Where data comes from when none is named: ``$SMEARNET_DATA``, else the archive
+    ``smearnet data download`` saved (wherever its ``--dest``; see
+    :func:`~smearnet.data.download.downloaded_archive`). Raises SourceError when neither exists."""
     import os
+
+    from .download import downloaded_archive
 
     env = os.environ.get("SMEARNET_DATA")
     if env:
+        try:  # listing is cheap; a problem found now can say where the path came from
+            list_source(env)
+        except SourceError as exc:
+            raise SourceError(f"{exc} (the path set in $SMEARNET_DATA; fix or unset it, or "
+                              "pass --data PATH)") from None
         return env
-    zip_path = smearnet_home() / "cell_images.zip"
-    if zip_path.is_file():
-        return str(zip_path)
+    archive = downloaded_archive()
+    if archive is not None:
+        return str(archive)
     raise SourceError("no data named: pass --data PATH (a cell_images.zip or a folder with "
                       "Parasitized/ and Uninfected/), set SMEARNET_DATA, or run "
                       "`smearnet data download`")

@@ -15,7 +15,6 @@ import os
 import re
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from .errors import SourceError
 OFFICIAL_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
 OFFICIAL_SIZE = 353_452_851
 OFFICIAL_SHA256 = "0a949556b2414159b5100192609805376654c4266d8d187be9b1922fad43c668"
+ARCHIVE_NAME = "cell_images.zip"  # the name a download is saved under, whatever the URL's
+RECORD_NAME = "download.json"     # in $SMEARNET_HOME: where the last download was saved
 _CHUNK = 1 << 16
 _TRANSIENT = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError,
               OSError)
@@ -111,11 +112,51 @@ def _resume_hint(part: Path) -> str:
     return ""
 
 
+def record_path() -> Path:
+    """``$SMEARNET_HOME/download.json``: where :func:`download` notes the archive it saved."""
+    return smearnet_home() / RECORD_NAME
+
+
+def _record(final: Path) -> None:
+    """Note where the archive is, so commands run without --data find it in any --dest."""
+    import json
+    import warnings
+
+    rec = record_path()
+    try:
+        rec.parent.mkdir(parents=True, exist_ok=True)
+        tmp = rec.with_name(f".{rec.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps({"archive": str(final.resolve())}))
+        os.replace(tmp, rec)
+    except OSError as exc:
+        warnings.warn(f"{rec}: cannot note where the archive was saved ({exc.strerror}); "
+                      f"pass --data {final} to the other commands", stacklevel=3)
+
+
+def downloaded_archive() -> Path | None:
+    """The archive the last :func:`download` saved (if it is still there), else
+    ``$SMEARNET_HOME/cell_images.zip`` if present, else None."""
+    import json
+
+    try:
+        noted = Path(json.loads(record_path().read_text())["archive"])
+        if noted.is_file():
+            return noted
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    home = smearnet_home() / ARCHIVE_NAME
+    return home if home.is_file() else None
+
+
 def download(url: str = OFFICIAL_URL, dest: str | os.PathLike | None = None,
              sha256: str | None = OFFICIAL_SHA256, size: int | None = OFFICIAL_SIZE,
              filename: str | None = None, progress: bool = True, retries: int = 5,
              timeout: float = 60.0, backoff: float = 1.0) -> Path:
     """Download ``url`` into ``dest`` (default ``$SMEARNET_HOME``) and return the file's path.
+
+    The file is saved as ``cell_images.zip`` (or ``filename``) whatever the URL calls it, and
+    its location is noted in ``$SMEARNET_HOME/download.json``, so that commands run without
+    ``--data`` find it (see :func:`downloaded_archive`).
 
     ``sha256`` and ``size`` (None = unchecked) must match before the file gets its final
     name. A file already there is checked and reused. Cut transfers are resumed up to
@@ -126,13 +167,13 @@ def download(url: str = OFFICIAL_URL, dest: str | os.PathLike | None = None,
 
     dest = Path(dest).expanduser() if dest is not None else smearnet_home()
     dest.mkdir(parents=True, exist_ok=True)
-    name = filename or Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
-    final = dest / (name or "cell_images.zip")
+    final = dest / (filename or ARCHIVE_NAME)
     part = final.with_name(final.name + ".part")
     if final.exists():
         why = _mismatch(final, size, sha256)
         if why:  # not ours to delete: say so and stop
             raise DownloadError(f"{final} already exists but {why}; move it away to download")
+        _record(final)
         return final
     with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress,
               desc=final.name, leave=False) as bar:
@@ -158,4 +199,5 @@ def download(url: str = OFFICIAL_URL, dest: str | os.PathLike | None = None,
         part.unlink()  # never resume from, or rename, bytes that are wrong
         raise DownloadError(f"{url}: {why}; removed the download")
     os.replace(part, final)  # atomic: the final name only ever holds a verified file
+    _record(final)
     return final

@@ -41,6 +41,13 @@ def warn_skipped(skipped: list[tuple[str, str]], stacklevel: int = 3) -> None:
                       stacklevel=stacklevel)
 
 
+def no_usable_images(source: object, n_skipped: int) -> SourceError:
+    """The one-line error of every command given a source whose image files are all unusable:
+    ``"DIR: no usable images (3 unreadable image files skipped)"``."""
+    return SourceError(f"{source}: no usable images ({n_skipped} unreadable image "
+                       f"file{'s' if n_skipped != 1 else ''} skipped)")
+
+
 def skipped_line(n: int) -> str:
     """``"skipped 3 unreadable image files (not used)"``: the one line a command prints when a
     data set had files it could not use, whether they were found now or when it was cached."""

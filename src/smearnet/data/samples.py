@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smearnet._text import plural
+
 from .decode import decode_resized
 from .errors import ImageError, SourceError
 from .index import DataIndex
@@ -36,6 +38,10 @@ def sample_grid(index: DataIndex, out: str | os.PathLike, n: int = 16, cols: int
 
     if n < 1 or cols < 1:
         raise ValueError(f"need n >= 1 cells and cols >= 1 columns, got n={n}, cols={cols}")
+    where = index.source.root if index.source is not None else "the data"
+    if len(index) == 0:
+        from .errors import no_usable_images
+        raise no_usable_images(where, len(index.skipped))
     chosen = pick_samples(index.labels, n, seed)
     reader = index.source.reader() if index.source is not None else None
     tiles = []
@@ -48,7 +54,7 @@ def sample_grid(index: DataIndex, out: str | os.PathLike, n: int = 16, cols: int
     if reader is not None:
         reader.close()
     if not tiles:
-        raise SourceError(f"none of the {len(chosen)} cells drawn could be decoded")
+        raise SourceError(f"{where}: none of the {plural(len(chosen), 'cell')} drawn could be decoded")
     rows = max(1, -(-len(tiles) // cols))
     fig = Figure(figsize=(1.35 * cols, 1.75 * rows + 0.3), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)

@@ -122,6 +122,9 @@ def _build(kind: str, root: Path, rows: list[tuple[str, int, int, int]], ignored
            found_class_dir: bool) -> Source:
     """rows: (member, label, size, stamp) for image-named files under class folders."""
     if not found_class_dir:
+        if kind == "folder" and root.name.lower() in CLASS_NAMES:
+            raise SourceError(f"{root} is a class folder itself: pass its parent {root.parent}, "
+                              "the folder holding Parasitized/ and Uninfected/")
         raise SourceError(f"{root}: no Parasitized/ or Uninfected/ class folder found "
                           f"(looked {MAX_CLASS_DEPTH} levels down)")
     # Keep one copy per (label, file name): the one nearest the top, then alphabetical.

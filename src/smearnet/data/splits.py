@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smearnet._text import plural
+
 PARTS = ("train", "val", "test")
 
 
@@ -179,7 +181,7 @@ def _grouped(slides, labels, fractions, seed, what: str) -> tuple[np.ndarray, np
     fractions = np.asarray(fractions, dtype=np.float64)
     used = int(np.sum(fractions > 0))
     if len(names) < used:
-        raise ValueError(f"{what} needs at least {used} slides, the data has {len(names)}")
+        raise ValueError(f"{what} needs at least {plural(used, 'slide')}, the data has {len(names)}")
     rng = np.random.default_rng(seed)
     for _ in range(200):
         part_of = _assign(counts, fractions, rng)
@@ -188,7 +190,7 @@ def _grouped(slides, labels, fractions, seed, what: str) -> tuple[np.ndarray, np
         if np.all(per_part[fractions > 0] > 0):
             return group, part_of
     raise ValueError(f"cannot make a {what} with both classes in every part from "
-                     f"{len(names)} slides ({int(np.sum(counts[:, 1] > 0))} with parasitized "
+                     f"{plural(len(names), 'slide')} ({int(np.sum(counts[:, 1] > 0))} with parasitized "
                      "cells); use fewer parts or a random split")
 
 
@@ -242,6 +244,26 @@ def part_counts(fractions, total: int) -> list[int]:
     if short > 0:
         out[np.argsort(-(exact - out), kind="stable")[:short]] += 1
     return [int(c) for c in out]
+
+
+def check_both_classes(labels: np.ndarray, where: str, limited_from: np.ndarray | None = None,
+                       limit: int | None = None) -> None:
+    """Raise ValueError (one line) unless ``labels`` hold both classes: a model trained on one
+    class learns nothing and scores 100% on a test part of that class.
+
+    ``limited_from``: all labels before ``--limit`` took ``labels`` from them; when those hold
+    both classes, the message blames the limit."""
+    from .sources import LABEL_NAMES
+
+    present = np.unique(np.asarray(labels))
+    if len(present) != 1:
+        return
+    name = LABEL_NAMES.get(int(present[0]), str(present[0]))
+    if limited_from is not None and len(np.unique(np.asarray(limited_from))) > 1:
+        raise ValueError(f"--limit {limit} keeps only one class ({name}) of the images in "
+                         f"{where}: training needs both; raise --limit")
+    raise ValueError(f"only one class ({name}) found in {where}: training needs both "
+                     "(Parasitized/ and Uninfected/ images)")
 
 
 def _count(n: float | int, total: int, what: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from .index import DataIndex
@@ -72,8 +74,10 @@ def format_summary(s: dict, max_listed: int = 50) -> str:
     if s["duplicates"]:
         lines.append(f"duplicates dropped (doubled tree): {s['duplicates']:,}")
     ign = s["ignored"]
-    if ign:
-        names = ", ".join(x.rsplit("/", 1)[-1] for x in ign[:5]) + (", ..." if len(ign) > 5 else "")
+    if ign:  # distinct names, each with its count: "Thumbs.db x2, notes.txt"
+        counts = Counter(x.replace("\\", "/").rsplit("/", 1)[-1] for x in ign)
+        shown = [f"{n} x{c}" if c > 1 else n for n, c in list(counts.items())[:5]]
+        names = ", ".join(shown) + (", ..." if len(counts) > 5 else "")
         lines.append(f"non-image files ignored: {len(ign)} ({names})")
     sk = s["skipped"]
     lines.append(f"skipped (unreadable) image files: {len(sk)}")

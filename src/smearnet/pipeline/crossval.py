@@ -52,14 +52,22 @@ def summarize(folds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    lines = [f"grouped {s['folds']}-fold cross-validation over {s['n']} cells (mean +- std over folds):"]
+    """The cross-validation table: rates in percent (as ``evaluate`` prints them), F1 and
+    ROC-AUC as fractions to 4 decimals (also as ``evaluate`` and single runs print them)."""
+    lines = [f"grouped {s['folds']}-fold cross-validation over {s['n']:,} cells (mean +- std over folds):"]
     for key in FIGURES:
         v = s[key]
         if v["mean"] is None:
             continue
-        std = "" if v["std"] is None else f" +- {100 * v['std']:.2f}"
-        lines.append(f"  {key:<18} {100 * v['mean']:6.2f}{std}   folds: "
-                     + " ".join("n/a" if x is None else f"{100 * x:.2f}" for x in v["per_fold"]))
+        if key in ("f1", "roc_auc"):
+            def fmt(x: float, width: int = 0) -> str:
+                return f"{x:{width}.4f}"
+        else:
+            def fmt(x: float, width: int = 0) -> str:
+                return f"{100 * x:{max(width - 1, 0)}.2f}%"
+        std = "" if v["std"] is None else f" +- {fmt(v['std'])}"
+        lines.append(f"  {key:<18} {fmt(v['mean'], 7)}{std}   folds: "
+                     + " ".join("n/a" if x is None else fmt(x) for x in v["per_fold"]))
     return "\n".join(lines)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from smearnet._text import plural
+
 CLASS_NAMES = ("Uninfected", "Parasitized")  # index = label
 
 
@@ -163,13 +165,20 @@ def format_metrics(m: dict[str, Any]) -> str:
         f"  precision {pct(m['precision'])}  F1 {m['f1']:.4f}",
         f"confusion: TN {c['tn']}  FP {c['fp']}  FN {c['fn']}  TP {c['tp']}",
     ]
+    if m["n"] and (c["tn"] + c["fp"] == 0 or c["fn"] + c["tp"] == 0):
+        only = "Parasitized" if c["tn"] + c["fp"] == 0 else "Uninfected"
+        undefined = [k.replace("_", " ") for k in ("sensitivity", "specificity", "precision",
+                                                   "balanced_accuracy", "roc_auc")
+                     if m.get(k) is None]
+        lines.append(f"note: only {only} cells in these data: "
+                     f"{', '.join(undefined).replace('roc auc', 'ROC-AUC')} undefined (n/a)")
     if m.get("skipped"):
         from smearnet.data.errors import skipped_line
         lines.append(skipped_line(int(m["skipped"])))
     if "per_slide" in m:
         accs = np.array([v["accuracy"] for v in m["per_slide"].values()])
         worst = sorted(m["per_slide"].items(), key=lambda kv: kv[1]["accuracy"])[:3]
-        lines.append(f"per slide: {len(accs)} slides, median accuracy {pct(float(np.median(accs)))}, "
+        lines.append(f"per slide: {plural(len(accs), 'slide')}, median accuracy {pct(float(np.median(accs)))}, "
                      "lowest " + ", ".join(f"{k} {pct(v['accuracy'])} (n={v['n']})" for k, v in worst))
     return "\n".join(lines)
 
@@ -178,7 +187,8 @@ def evaluate_source(model: Any, source: Any, batch_size: int | None = None, prog
     """A classifier's metrics on every image of a labelled source (folder or zip).
 
     The images are decoded and resized to the model's size through the data cache, so a second
-    evaluation of the same source starts at once.
+    evaluation of the same source starts at once. Raises :class:`~smearnet.data.SourceError`
+    (a one-line usage error) when no image of the source can be read.
     """
     from smearnet.data import load_dataset
 
@@ -186,6 +196,9 @@ def evaluate_source(model: Any, source: Any, batch_size: int | None = None, prog
 
     meta = inference.info(model)
     ds = load_dataset(source, int(meta["image_size"]), progress=progress)
+    if len(ds) == 0:
+        from smearnet.data.errors import no_usable_images
+        raise no_usable_images(source, len(ds.skipped))
     raw = inference.predict_raw(model, ds.images, batch_size=batch_size, progress=progress)
     prob = inference.to_probability(raw, meta["output"])
     m = classification_metrics(ds.labels, prob, float(meta["threshold"]), slides=ds.slides, ranking=raw)

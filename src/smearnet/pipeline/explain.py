@@ -139,6 +139,22 @@ def save_grid(path: str | Path, images: list[np.ndarray], saliencies: list[np.nd
     return Path(path)
 
 
+def output_paths(files: list[Path] | list[str], out_dir: str | Path) -> list[Path]:
+    """The PNG each file's saliency map is saved as: ``OUT/<stem>_saliency.png``, with
+    ``_2``, ``_3``... after the stem of a name seen before (same file name in two folders).
+    Decided for every file up front, readable or not, so it can be checked before any work."""
+    out, used, paths = Path(out_dir), set(), []
+    for f in files:
+        stem = Path(f).stem
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}_{n}"
+        used.add(name)
+        paths.append(out / f"{name}_saliency.png")
+    return paths
+
+
 def explain_files(model: Any, files: list[Path], out_dir: str | Path, method: str = "smoothgrad",
                   samples: int = 16) -> tuple[list[tuple[str, Path, float, str]], list[tuple[str, str]]]:
     """Saliency PNGs for image files: returns ([(source, png, probability, label)], skipped).
@@ -154,25 +170,19 @@ def explain_files(model: Any, files: list[Path], out_dir: str | Path, method: st
     size, thr = int(meta["image_size"]), float(meta["threshold"])
     names = list(meta.get("class_names", inference.CLASS_NAMES))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [str(f) for f in files]
+    pngs = output_paths(paths, out)
     images, kept, skipped = load_images(paths, size, warn=False)
     kept = [int(i) for i in np.asarray(kept)]
     written: list[tuple[str, Path, float, str]] = []
     if not kept:
         return written, [(str(p), str(r)) for p, r in skipped]
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     probs = inference.predict_proba(model, images)
     sal = saliency_maps(model, inference.scale(images), method=method, samples=samples)
-    used: set[str] = set()
     for k, i in enumerate(kept):
-        stem = Path(paths[i]).stem
-        name, n = stem, 1
-        while name in used:  # same file name in two folders
-            n += 1
-            name = f"{stem}_{n}"
-        used.add(name)
         label = names[int(probs[k] >= thr)]
-        png = save_explanation(out / f"{name}_saliency.png", images[k], sal[k],
+        png = save_explanation(pngs[i], images[k], sal[k],
                                f"{Path(paths[i]).name}\nP(parasitized) = {probs[k]:.3f} -> {label}")
         written.append((paths[i], png, float(probs[k]), label))
     return written, [(str(p), str(r)) for p, r in skipped]

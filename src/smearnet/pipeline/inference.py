@@ -62,11 +62,15 @@ def load_classifier(path: str | Path | None = None) -> Any:
     if path.is_dir():
         if (path / "model.safetensors").is_file():
             path = path / "model.safetensors"
+        elif _is_training_checkpoint(path / "state.safetensors"):
+            raise ModelFileError(_checkpoint_message(path / "state.safetensors"))
         else:
             raise ModelFileError(f"{path} is a folder without model.safetensors")
     try:
         model = smearnet.load_model(path)
     except Exception as exc:  # any failure to parse means "not a model"
+        if _is_training_checkpoint(path):
+            raise ModelFileError(_checkpoint_message(path)) from None
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         for name in (str(path), path.name):  # name the file once, not again inside the reason
             if reason.startswith(name):
@@ -80,6 +84,31 @@ def load_classifier(path: str | Path | None = None) -> Any:
         raise ModelFileError(f"{path} is a network without classifier metadata (image_size, threshold); "
                              "use a model written by `smearnet train`")
     return model
+
+
+def _is_training_checkpoint(path: Path) -> bool:
+    """True for a run's ``checkpoint/state.safetensors`` (training state, not a model)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+    except Exception:  # noqa: BLE001 - not a safetensors file at all
+        return False
+    return "state" in meta and "format" not in meta
+
+
+def _checkpoint_message(path: Path) -> str:
+    """What to use instead of a training checkpoint given as a model."""
+    run = path.parent.parent if path.parent.name == "checkpoint" else None
+    if run is None:
+        return (f"{path} is a training checkpoint, not a model: use the model.safetensors of the "
+                "run it belongs to")
+    model = run / "model.safetensors"
+    if model.is_file():
+        return f"{path} is a training checkpoint, not a model: use the run's model, {model}"
+    return (f"{path} is a training checkpoint, not a model; the run's model ({model}) is written "
+            f"when it finishes: continue it with `smearnet train --resume --out {run}`")
 
 
 def info(model: Any) -> dict[str, Any]:

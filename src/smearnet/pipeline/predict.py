@@ -49,6 +49,15 @@ def summary_line(n: int, n_pos: int, n_skipped: int = 0) -> str:
     return line
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def escape_path(path: str | Path) -> str:
+    """A path for one tab-separated output line: backslash, tab, newline and carriage return
+    written as ``\\\\``, ``\\t``, ``\\n``, ``\\r`` (a file name may hold any of them)."""
+    return str(path).translate(_ESCAPES)
+
+
 def is_image_name(name: str) -> bool:
     base = os.path.basename(name)
     return not base.startswith(".") and Path(base).suffix.lower() in IMAGE_SUFFIXES
@@ -120,7 +129,7 @@ def write_csv(path: str | Path, pred: Predictions) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")  # csv quotes names holding commas or newlines
         w.writerow(["path", "probability_parasitized", "label"])
         for p, q, y in zip(pred.paths, pred.probabilities, pred.labels):
             w.writerow([p, f"{q:.6f}", pred.class_names[int(y)]])

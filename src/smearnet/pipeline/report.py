@@ -102,9 +102,14 @@ def build_report(run: str | Path, redraw: bool = True) -> Path:
     """Write ``RUN/report.html`` from the files in the run folder; returns its path.
 
     Raises:
-        FileNotFoundError: naming the first required file that is missing.
+        FileNotFoundError: naming the run folder when it is missing or a file, else the first
+            required file that is missing.
     """
     run = Path(run)
+    if not run.exists():
+        raise FileNotFoundError(f"{run}: no such folder (pass a run folder, e.g. runs/<preset>-<timestamp>)")
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: not a folder (pass the run folder, not a file in it)")
     for name in (rd.CONFIG, rd.HISTORY, rd.METRICS):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run / name} is missing (is {run} a finished smearnet run?)")

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from smearnet._text import plural
+
 from .presets import Preset
 
 
@@ -17,22 +19,42 @@ class RunError(ValueError):
     """A problem with the requested run (message: one line)."""
 
 
+def source_name(ds: Any) -> str:
+    """The folder or archive a data set was read from (for messages), or "the data"."""
+    src = getattr(getattr(ds, "index", None), "source", None)
+    return str(src.root) if src is not None else "the data"
+
+
 def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = None) -> Any:
     """The split the preset asks for (after ``limit``), as indices into ``ds``.
+
+    Raises :class:`RunError` when the images (after ``limit``) hold only one class.
 
     ``cv = {"fold": i, "folds": k}``: grouped k-fold cross-validation; fold i of the slides is
     the test part, and about ``fractions[1]`` of the remaining slides (one fold of an inner
     grouped split) the validation part.
     """
     from smearnet.data import Split, group_kfold, split_by_patient, split_random, stratified_limit
-    from smearnet.data.splits import part_counts
+    from smearnet.data.splits import check_both_classes, part_counts
 
     labels, slides = np.asarray(ds.labels), np.asarray(ds.slides)
     subset = stratified_limit(labels, preset.limit, seed) if preset.limit else np.arange(len(labels))
     n = len(subset)
+    try:  # every kind of split (random, by patient, a cross-validation fold), after --limit
+        check_both_classes(labels[subset], source_name(ds),
+                           limited_from=labels if n < len(labels) else None, limit=preset.limit)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
     if cv is not None:
         if preset.split != "patient":
-            raise RunError("cross-validation groups by slide: use --split patient")
+            from .presets import PRESETS
+
+            base = PRESETS.get(preset.name)
+            if base is not None and base.split == preset.split:  # the preset's own choice
+                raise RunError(f"cross-validation groups by slide, but the {preset.name} preset "
+                               f"splits at {preset.split}: add --split patient")
+            raise RunError(f"cross-validation groups by slide: --split {preset.split} cannot be "
+                           "used with --cv; use --split patient (or leave --split out)")
         ls, ss = labels[subset], slides[subset]
         try:
             outer = group_kfold(ss, ls, k=int(cv["folds"]), seed=seed)[int(cv["fold"])]
@@ -79,8 +101,9 @@ def split_summary(split: Any, ds: Any, monitor_test: bool) -> dict[str, Any]:
                      "uninfected": int((labels[idx] == 0).sum())}
     if split.kind == "random":
         shared = len(set(slides[split.train]) & set(slides[split.test]))
-        out["kind_text"] = (f"Random image-level split (the assignment's): {shared} slides have cells "
-                            "in both train and test, so test accuracy is optimistic for new patients.")
+        out["kind_text"] = (f"Random image-level split (the assignment's): {plural(shared, 'slide')} "
+                            f"{'has' if shared == 1 else 'have'} cells in both train and test, so "
+                            "test accuracy is optimistic for new patients.")
     else:
         out["kind_text"] = ("Split by slide (patient): no patient has cells in two parts; "
                             "threshold and early stopping use the validation slides only, "

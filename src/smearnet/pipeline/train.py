@@ -196,7 +196,8 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     ds = load_dataset(source, preset.image_size, progress=req.progress)
     cache_seconds = time.perf_counter() - t0
     if len(ds.labels) == 0:
-        raise RunError(f"{source}: no usable images")
+        from smearnet.data.errors import no_usable_images
+        raise RunError(str(no_usable_images(source, len(ds.skipped))))
     if ds.skipped:  # also when the cache was built earlier and no warning was raised now
         from smearnet.data.errors import skipped_line
         _log(skipped_line(len(ds.skipped)))
