@@ -459,6 +459,19 @@ def test_outputs_never_overwrite_an_input(untrained_model, labelled, tmp_path, c
     one_line_error(capsys, ["data", "split", "--data", str(archive), "--split", "random",
                             "--out", str(archive)], "--out", "part of the data")
     assert archive.read_bytes() == zip_bytes and img.read_bytes() == before
+    # the model file, and any existing file that is not a table, are never replaced by a CSV
+    model_bytes = untrained_model.read_bytes()
+    one_line_error(capsys, ["predict", "--model", str(untrained_model), str(img), "--csv", str(untrained_model)],
+                   "--csv", "model file")
+    other = labelled / "Uninfected" / "C1_x_Uninfected.png"
+    other_bytes = other.read_bytes()
+    one_line_error(capsys, ["predict", "--model", str(untrained_model), str(img), "--csv", str(other)],
+                   "--csv", "not a .csv file")
+    assert untrained_model.read_bytes() == model_bytes and other.read_bytes() == other_bytes
+    old = tmp_path / "old.csv"
+    old.write_text("path\n")
+    assert main(["predict", "--model", str(untrained_model), str(img), "--csv", str(old), "-q"]) == 0
+    assert old.read_text().startswith("path,probability_parasitized")  # an old table is replaced
 
 
 @pytest.mark.parametrize("argv,prog", [

@@ -35,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
     if args.samples is not None and args.method != "smoothgrad":
         raise UsageError(f"--samples only applies to --method smoothgrad (this is --method {args.method})")
     files = collect_images_or_exit(args.images)
-    hit = overwritten_input(output_paths(files, args.out), files)
+    from smearnet.pipeline.inference import default_model_path
+
+    hit = overwritten_input(output_paths(files, args.out), [*files, args.model or default_model_path()])
     if hit:  # before any work: a map must not replace an image it is about to read
-        raise UsageError(f"--out {args.out}: a saliency map would overwrite the input image "
+        raise UsageError(f"--out {args.out}: a saliency map would overwrite the input "
                          f"{hit[1]}; choose another --out folder")
     model = load_model_or_exit(args.model)
     written, skipped = explain_files(model, files, args.out, method=args.method,

@@ -49,15 +49,34 @@ def collect_images_or_exit(paths: list[str]) -> list:
     return files
 
 
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def check_csv_output(csv: str, files: list, model: str | None) -> None:
+    """UsageError when writing ``csv`` would replace an input image, the model, or any existing
+    file that is not a table (an image, a model...): only a new file or an old table is
+    overwritten."""
+    from pathlib import Path
+
+    from smearnet.pipeline.inference import default_model_path
+
+    hit = overwritten_input([csv], [model or default_model_path()])
+    if hit:
+        raise UsageError(f"--csv {csv}: is the model file ({hit[1]}); choose another file name")
+    hit = overwritten_input([csv], files)
+    if hit:
+        raise UsageError(f"--csv {csv}: is one of the input images ({hit[1]}); choose another file name")
+    if Path(csv).exists() and Path(csv).suffix.lower() not in CSV_SUFFIXES:
+        raise UsageError(f"--csv {csv}: exists and is not a .csv file; it is not overwritten "
+                         "(choose another file name or remove it)")
+
+
 def run(args: argparse.Namespace) -> int:
     from smearnet.pipeline.predict import escape_path, predict_files, write_csv
 
     files = collect_images_or_exit(args.paths)
-    if args.csv:  # before any work: the CSV must not replace an image it is about to read
-        hit = overwritten_input([args.csv], files)
-        if hit:
-            raise UsageError(f"--csv {args.csv}: is one of the input images ({hit[1]}); "
-                             "choose another file name")
+    if args.csv:  # before any work: the CSV must not replace a file it is about to read
+        check_csv_output(args.csv, files, args.model)
     model = load_model_or_exit(args.model)
     pred = predict_files(model, files, progress=not args.quiet)
     for path, reason in pred.skipped:
