@@ -180,6 +180,7 @@ def _fake_finished_run(run, preset="tiny", epochs=2):
                                      "stopped_early": False})
     rd.write_json(run / rd.METRICS, {"test": {}})
     (run / rd.MODEL).write_bytes(b"model")
+    (run / rd.REPORT).write_text("<html></html>")
     return run
 
 
@@ -322,16 +323,39 @@ def test_resume_without_a_checkpoint_says_it_starts_again(labelled, tmp_path, ca
     assert "no checkpoint in" in capsys.readouterr().out
 
 
-def test_ctrl_c_while_scoring_after_the_last_epoch_says_how_to_finish(labelled, tmp_path, capsys,
-                                                                       monkeypatch):
-    from smearnet.pipeline import train as train_mod
+def test_ctrl_c_while_scoring_after_the_last_epoch_and_the_resume_finishes_it(labelled, tmp_path, capsys,
+                                                                              monkeypatch):
+    """Stopped after the model and metrics are written but before the report: not finished;
+    the printed command writes the rest."""
+    from smearnet.pipeline import report as report_mod
+    from smearnet.pipeline import run_dir as rd
+
+    real = report_mod.build_report
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt()
-    monkeypatch.setattr(train_mod, "finish", interrupted)
+    monkeypatch.setattr(report_mod, "build_report", interrupted)
     run = tmp_path / "r"
     assert main(["train", "--data", str(labelled), "--preset", "tiny", "--out", str(run), "-q"]) == 130
     assert f"finish it with: smearnet train --resume --out {run}" in capsys.readouterr().err
+    assert (run / rd.METRICS).is_file() and not (run / rd.REPORT).exists()
+    monkeypatch.setattr(report_mod, "build_report", real)
+    assert main(["train", "--resume", "--out", str(run), "-q"]) == 0
+    assert (run / rd.REPORT).is_file() and (run / rd.CURVES).is_file()
+
+
+def test_a_run_in_use_is_not_trained_twice_at_once(labelled, tmp_path, capsys):
+    from smearnet.pipeline import run_dir as rd
+
+    run = tmp_path / "r"
+    _interrupted_run(labelled, run)
+    capsys.readouterr()
+    held = rd.lock_run(run)  # as a training still running would hold it
+    try:
+        one_line_error(capsys, ["train", "--resume", "--out", str(run), "-q"], str(run), "in use")
+    finally:
+        held.close()
+    assert main(["train", "--resume", "--out", str(run), "-q"]) == 0
 
 
 def test_two_runs_never_share_a_folder(tmp_path):

@@ -197,8 +197,61 @@ def test_cross_validation_two_folds(cell_subset, tmp_path, capsys):
     assert "--epochs 1" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", str(stopped / "fold-1"), "--cv", "2"]) == 2
     assert "not a cross-validation folder" in capsys.readouterr().err
+    # ...nor is one fold retrained alone, nor are other images taken; defaults named are no change
+    assert main(["train", "--resume", "--out", str(stopped / "fold-1"), "--epochs", "3"]) == 2
+    assert "resume that folder instead" in capsys.readouterr().err
+    fewer = tmp_path / "fewer"
+    for f in sorted(cell_subset.rglob("*.png"))[::2]:
+        (fewer / f.parent.name).mkdir(parents=True, exist_ok=True)
+        (fewer / f.parent.name / f.name).symlink_to(f.resolve())
+    assert main(["train", "--resume", "--out", str(stopped), "--data", str(fewer)]) == 2
+    assert "other images" in capsys.readouterr().err
+    same = tmp_path / "same-images"
+    same.symlink_to(cell_subset)
+    assert main(["train", "--resume", "--out", str(stopped), "--data", str(same), "--seed", "0",
+                 "--batch-size", "16", "--preset", "tiny", "--quiet"]) == 0
+    assert "--resume" not in rd.read_json(stopped / "cv.json")["command"]  # as it was started
+    # a start that fails before any fold trains leaves nothing behind: the corrected command works
+    for bad in (["--preset", "assignment"], ["--data", str(tmp_path / "missing")],
+                ["--preset", "tiny", "--limit", "4"]):  # the last fails inside fold 1
+        again = tmp_path / "again"
+        argv = ["train", "--data", str(cell_subset), "--epochs", "1", "--cv", "2", "--out", str(again), "-q"]
+        assert main([*argv, *bad]) == 2
+        assert not again.exists(), sorted(again.rglob("*"))
+    assert main([*argv, "--preset", "tiny"]) == 0
 
 
 def test_jobs_needs_cv(cell_subset, tmp_path, capsys):
     assert main(["train", "--data", str(cell_subset), "--jobs", "2", "--out", str(tmp_path / "x")]) == 2
     assert "--cv" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def _sleep_then_mark(path: str) -> None:
+    import time
+    time.sleep(30)
+    open(path, "w").close()
+
+
+def _mark(path: str) -> None:
+    open(path, "w").close()
+
+
+def test_stopping_parallel_folds_ends_workers_and_starts_no_queued_fold(tmp_path):
+    """What Ctrl-C does to `--cv K --jobs J`: the running folds end at once, queued ones never start."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from smearnet.pipeline.crossval import _stop
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    running = pool.submit(_sleep_then_mark, str(tmp_path / "running"))
+    queued = pool.submit(_mark, str(tmp_path / "queued"))
+    time.sleep(0.5)
+    procs = list(pool._processes.values())
+    t0 = time.perf_counter()
+    _stop(pool)
+    assert time.perf_counter() - t0 < 10 and not any(p.is_alive() for p in procs)
+    time.sleep(0.5)
+    assert not (tmp_path / "running").exists() and not (tmp_path / "queued").exists()
+    assert not running.done() or running.exception() is not None

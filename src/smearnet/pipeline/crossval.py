@@ -81,7 +81,7 @@ def _fold_request(req: TrainRequest, root: Path, i: int, folds: int) -> TrainReq
 
 
 def _finished(fold_dir: Path) -> bool:
-    return (fold_dir / rd.METRICS).is_file() and (fold_dir / rd.MODEL).is_file()
+    return rd.is_finished(fold_dir)
 
 
 def is_cv_folder(path: str | Path | None) -> bool:
@@ -106,8 +106,39 @@ def _reopen(req: TrainRequest, folds: int | None) -> tuple[TrainRequest, int]:
         if given is not None and given != have:
             raise RunError(f"--resume: {root} was trained with --{name.replace('_', '-')} {have}; "
                            "a resumed cross-validation keeps its settings (every fold the same recipe)")
-    data = str(Path(req.data).expanduser().absolute()) if req.data else saved["data"]
+    data = saved["data"]
+    if req.data:  # the same images at another path, never other images
+        data = str(Path(req.data).expanduser().absolute())
+        if data != saved["data"] and data_identity(data) != saved.get("identity"):
+            raise RunError(f"--resume: {data} holds other images than {saved['data']}, which this "
+                           "cross-validation was started on; every fold must see the same images")
     return dataclasses.replace(req, data=data, **saved["settings"]), int(saved["folds"])
+
+
+def data_identity(source: str) -> dict[str, Any]:
+    """Which images a source holds, whatever its path: their count and a SHA-256 of their
+    ``Class/file`` names (a zip and its extracted folder, or a symlink, are the same)."""
+    import hashlib
+
+    from smearnet.data.sources import list_source
+    from smearnet.data.splits import file_key
+
+    keys = sorted(file_key(p) for p in list_source(source).paths)
+    return {"images": len(keys), "sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest()}
+
+
+def _resolved_settings(req: TrainRequest) -> dict[str, Any]:
+    """Every setting of SETTINGS as the folds will use it (the preset's value where not given),
+    so a resume that names a default value is not mistaken for a change."""
+    try:
+        preset = get_preset(req.preset or DEFAULT_PRESET).with_overrides(
+            epochs=req.epochs, batch_size=req.batch_size, image_size=req.image_size,
+            split=req.split, limit=req.limit)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    return {"preset": preset.name, "epochs": preset.epochs, "batch_size": preset.batch_size,
+            "image_size": preset.image_size, "split": preset.split, "limit": preset.limit,
+            "seed": 0 if req.seed is None else int(req.seed)}
 
 
 def cross_validate(req: TrainRequest, folds: int | None, jobs: int = 1) -> Path:
@@ -130,13 +161,52 @@ def cross_validate(req: TrainRequest, folds: int | None, jobs: int = 1) -> Path:
             raise RunError("--cv needs the number of folds")
         root = Path(req.out) if req.out else rd.new_run_dir(f"{req.preset or DEFAULT_PRESET}-cv{folds}")
         if root.exists() and any(root.iterdir()):
-            hint = ("use --resume to continue its cross-validation" if is_cv_folder(root)
-                    else "it is not a cross-validation folder") + " or another --out"
+            hint = ("use --resume to continue its cross-validation, or choose another --out"
+                    if is_cv_folder(root) else "it is not a cross-validation folder: choose another --out")
             raise RunError(f"{root} is not empty; {hint}")
-        data = req.data or default_data_source()
-        req = dataclasses.replace(req, data=str(Path(data).expanduser().absolute()))
-        rd.write_json(root / CV_CONFIG, {"folds": folds, "data": req.data, "command": req.command,
-                                         "settings": {k: getattr(req, k) for k in SETTINGS}})
+        settings = _resolved_settings(req)
+        if settings["split"] != "patient":
+            raise RunError(f"cross-validation groups by slide: --split {req.split} cannot be used with "
+                           "--cv; use --split patient (or leave --split out)" if req.split else
+                           f"cross-validation groups by slide, but the {settings['preset']} preset splits "
+                           f"at {settings['split']}: add --split patient")
+        data = str(Path(req.data or default_data_source()).expanduser().absolute())
+        try:
+            identity = data_identity(data)  # also: a missing or unusable source fails here, before any file
+        except Exception as exc:  # noqa: BLE001 - SourceError and OSError, in one line
+            raise RunError(str(exc)) from None
+        req = dataclasses.replace(req, data=data, **settings)
+        root.mkdir(parents=True, exist_ok=True)
+        rd.write_json(root / CV_CONFIG, {"folds": folds, "data": data, "identity": identity,
+                                         "command": req.command, "settings": settings})
+    try:  # held until the cross-validation ends: no second resume of it at the same time
+        lock = rd.lock_run(root)
+    except rd.RunBusyError as exc:
+        raise RunError(str(exc)) from None
+    try:
+        return _run_folds(req, root, folds, jobs)
+    except Exception:
+        if not req.resume and not any((root / f"fold-{i + 1}" / rd.CONFIG).is_file() for i in range(folds)):
+            _forget(root)  # nothing was trained: the corrected command may use the folder again
+        raise
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _forget(root: Path) -> None:
+    """Remove what a cross-validation that never started a fold wrote (its config, lock and
+    empty fold folders), and the folder itself when that leaves it empty."""
+    for name in (CV_CONFIG, rd.LOCK):
+        (root / name).unlink(missing_ok=True)
+    for p in sorted(root.iterdir()) if root.is_dir() else []:
+        if p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
+    if root.is_dir() and not any(root.iterdir()):
+        root.rmdir()
+
+
+def _run_folds(req: TrainRequest, root: Path, folds: int, jobs: int) -> Path:
     todo = [i for i in range(folds) if not _finished(root / f"fold-{i + 1}")]
     try:
         if jobs > 1 and len(todo) > 1:
@@ -148,11 +218,11 @@ def cross_validate(req: TrainRequest, folds: int | None, jobs: int = 1) -> Path:
     except KeyboardInterrupt:
         print(f"\ncross-validation stopped ({sum(_finished(root / f'fold-{i + 1}') for i in range(folds))} "
               f"of {folds} folds finished); continue with: smearnet train --resume --out "
-              f"{shlex.quote(str(root))}", file=sys.stderr, flush=True)
+              f"{shlex.quote(str(root.absolute()))}", file=sys.stderr, flush=True)
         raise
     results = [rd.read_json(root / f"fold-{i + 1}" / rd.METRICS) for i in range(folds)]
     summary = summarize(results)
-    summary["command"] = req.command
+    summary["command"] = rd.read_json(root / CV_CONFIG).get("command", req.command)  # how it was started
     summary["jobs"] = jobs
     rd.write_json(root / "cv.json", summary)
     print(format_summary(summary), flush=True)
@@ -172,8 +242,9 @@ def _run_parallel(req: TrainRequest, root: Path, folds: int, todo: list[int], jo
     print(f"{len(todo)} folds, {jobs} at a time, {threads} BLAS thread(s) each; "
           f"each fold's output: {root}/fold-N.log", flush=True)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                               initargs=(threads,))
+    try:
         futures = {pool.submit(_train_logged, _fold_request(req, root, i, folds)): i for i in todo}
         for i in todo:
             print(f"== fold {i + 1} of {folds} queued ==", flush=True)
@@ -191,6 +262,22 @@ def _run_parallel(req: TrainRequest, root: Path, folds: int, todo: list[int], jo
                 m = rd.read_json(root / f"fold-{i + 1}" / rd.METRICS)["test"]
                 print(f"== fold {i + 1} of {folds} done: accuracy {100 * m['accuracy']:.2f}%, "
                       f"AUC {m['roc_auc']:.4f} ==", flush=True)
+    except BaseException:  # Ctrl-C or a failed fold: no queued fold starts, running ones stop
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool: Any) -> None:
+    """Cancel the queued folds and end the running workers at once (their checkpoints are
+    written atomically, so a fold stopped mid-epoch resumes from its last finished epoch)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=10)
 
 
 def _warm_cache(req: TrainRequest) -> None:
@@ -201,7 +288,13 @@ def _warm_cache(req: TrainRequest) -> None:
 
 
 def _worker_init(threads: int) -> None:
+    """A worker ignores Ctrl-C (the parent gets it too and stops the workers itself, so no
+    worker prints a traceback or starts a queued fold afterwards)."""
+    import signal
+
     from smearnet.autodiff import blas
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     blas.set_threads(threads)
 

@@ -5,7 +5,8 @@ Layout (``runs/<preset>-<timestamp>/`` by default)::
     config.json         preset, resolved settings, data source, command, versions
     split.json          which image (and slide) went to train / val / test
     history.json        per-epoch loss and metrics, epoch times, kept epoch (best_epoch)
-    checkpoint/         state after the last finished epoch (for --resume), removed when done
+    checkpoint/         state after the last finished epoch (for --resume; kept when done, so
+                        a larger --epochs can continue a finished run)
     model.safetensors   the final model (best weights) with threshold etc. in its metadata
     metrics.json        test metrics, overfitting verdict, timing
     curves.png confusion.png roc.png   plots
@@ -36,6 +37,37 @@ REPORT = "report.html"
 CHECKPOINT = "checkpoint"
 ERRORS = "errors"
 CURVES, CONFUSION, ROC = "curves.png", "confusion.png", "roc.png"
+LOCK = ".lock"
+
+
+def is_finished(run: str | Path) -> bool:
+    """A run is finished when its model, metrics and report are written (the report last), so
+    one interrupted while it was being scored is not mistaken for a finished one."""
+    run = Path(run)
+    return all((run / name).is_file() for name in (MODEL, METRICS, REPORT))
+
+
+class RunBusyError(RuntimeError):
+    """Another process holds the run folder's lock."""
+
+
+def lock_run(run: str | Path) -> Any:
+    """Hold ``run/.lock`` exclusively (``flock``) for as long as the returned file stays open:
+    a second ``smearnet train`` (or ``--resume``) on the same folder is refused instead of
+    training into it at the same time. The lock goes with the process (no stale lock files
+    to clean). Where ``fcntl`` is missing (Windows) no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    f = open(Path(run) / LOCK, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise RunBusyError(f"{run} is in use by another smearnet process (a training or "
+                           "--resume still running); wait for it to end or stop it first") from None
+    return f
 
 
 def new_run_dir(preset: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:

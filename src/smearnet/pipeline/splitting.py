@@ -58,15 +58,20 @@ def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = N
         ls, ss = labels[subset], slides[subset]
         try:
             outer = group_kfold(ss, ls, k=int(cv["folds"]), seed=seed)[int(cv["fold"])]
-            rest = outer.train
-            k_in = max(2, round(1 / preset.fractions[1])) if preset.fractions[1] > 0 else None
-            if k_in:
-                inner = group_kfold(ss[rest], ls[rest], k=k_in, seed=seed)[0]
-                train_i, val_i = rest[inner.train], rest[inner.test]
-            else:
-                train_i, val_i = rest, np.array([], dtype=np.int64)
         except ValueError as exc:
             raise RunError(f"cannot make {cv['folds']} grouped folds: {exc}") from None
+        rest = outer.train
+        k_in = max(2, round(1 / preset.fractions[1])) if preset.fractions[1] > 0 else None
+        if k_in:
+            try:  # the validation slides: one of k_in grouped folds of the training folds' slides
+                inner = group_kfold(ss[rest], ls[rest], k=k_in, seed=seed)[0]
+            except ValueError as exc:
+                raise RunError(f"fold {int(cv['fold']) + 1} of {cv['folds']}: its training slides "
+                               f"cannot give a validation part of about 1/{k_in} of them ({exc}); "
+                               "use more images or fewer folds") from None
+            train_i, val_i = rest[inner.train], rest[inner.test]
+        else:
+            train_i, val_i = rest, np.array([], dtype=np.int64)
         split = Split(np.sort(train_i), np.sort(val_i), np.sort(outer.test), kind="patient", seed=seed,
                       info={"fold": int(cv["fold"]), "folds": int(cv["folds"])})
         split.check_disjoint(ss)

@@ -79,6 +79,11 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         if not (run / rd.CONFIG).is_file():
             raise RunError(f"--resume: {run} is not a run folder (no config.json)")
         config = rd.read_json(run / rd.CONFIG)
+        cv = config.get("cv")
+        if cv and req.folds is None:  # retraining one fold alone would mix recipes in cv.json
+            raise RunError(f"--resume: {run} is fold {int(cv['fold']) + 1} of the {cv['folds']}-fold "
+                           f"cross-validation in {run.parent}; resume that folder instead "
+                           f"(smearnet train --resume --out {shlex.quote(str(run.parent))})")
         if req.preset is not None and req.preset != config["preset"]["name"]:
             raise RunError(f"--resume: {run} was trained with --preset {config['preset']['name']}; "
                            "a resumed run keeps its settings (only --epochs may change)")
@@ -147,8 +152,9 @@ def _absolute(data: str | Path) -> str:
 
 
 def _refuse_finished(run: Path, epochs: int | None) -> None:
-    """A run with its metrics written is finished: resuming it would only re-score it."""
-    if not ((run / rd.METRICS).is_file() and (run / rd.MODEL).is_file()):
+    """A finished run (model, metrics and report written) has nothing to resume; one stopped
+    while it was being scored is not finished, and resuming it scores it again."""
+    if not rd.is_finished(run):
         return
     try:
         hist = rd.read_json(run / rd.HISTORY)
@@ -229,69 +235,81 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     config["settings"] = _settings(preset, seed, source)
     if not req.resume:  # nothing is written before the run can start
         run = _claim(run, auto=preset.name if req.out is None else None)
+    try:  # held until this function returns: no second train or --resume into this folder
+        lock = rd.lock_run(run)
+    except rd.RunBusyError as exc:
+        raise RunError(str(exc)) from None
+    try:
+        if not req.resume:
+            rd.write_json(run / rd.CONFIG, config)
+        if not (run / rd.SPLIT).is_file():
+            split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
         rd.write_json(run / rd.CONFIG, config)
-    if not (run / rd.SPLIT).is_file():
-        split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
-    rd.write_json(run / rd.CONFIG, config)
-    _log(f"run folder: {run}")
-    resume_command = f"smearnet train --resume --out {shlex.quote(str(run))}"
-    tell = req.folds is None  # a cross-validation fold: cross_validate says how to resume the whole
+        _log(f"run folder: {run}")
+        resume_command = f"smearnet train --resume --out {shlex.quote(str(run))}"
+        tell = req.folds is None  # a cross-validation fold: cross_validate says how to resume the whole
 
-    state = TrainingState(patience=None if monitor_test else preset.early_stopping)
-    if req.resume and checkpoint_path(run).is_file():
-        try:
-            state = TrainingState.load(run, model)
-        except rd.RunFileError as exc:
-            raise RunError(f"--resume: {exc}; delete {checkpoint_path(run).parent} and resume to "
-                           "train this run again from epoch 1 (same split and seed)") from None
-        _log(f"resuming after epoch {state.epochs_done} of {preset.epochs}")
-        if state.stopped_early:
-            _log("(early stopping had already ended this run; finishing it)")
-    elif req.resume:
-        _log(f"no checkpoint in {run}: no epoch had finished, so training starts at epoch 1 "
-             "(same split and seed)")
-    augment = Augment(**preset.augment) if preset.augment else None
-    train_batches = Batches(ds.images, ds.labels, split.train, batch_size=preset.batch_size,
-                            shuffle=True, seed=seed, augment=augment)
-    train_batches.epoch = state.epochs_done
-    val_batches = Batches(ds.images, ds.labels, val_idx, batch_size=inference.auto_batch(preset.image_size),
-                          shuffle=False)
+        state = TrainingState(patience=None if monitor_test else preset.early_stopping)
+        if req.resume and checkpoint_path(run).is_file():
+            try:
+                state = TrainingState.load(run, model)
+            except rd.RunFileError as exc:
+                raise RunError(f"--resume: {exc}; delete {checkpoint_path(run).parent} and resume to "
+                               "train this run again from epoch 1 (same split and seed)") from None
+            _log(f"resuming after epoch {state.epochs_done} of {preset.epochs}")
+            if state.stopped_early:
+                _log("(early stopping had already ended this run; finishing it)")
+        elif req.resume:
+            _log(f"no checkpoint in {run}: no epoch had finished, so training starts at epoch 1 "
+                 "(same split and seed)")
+        augment = Augment(**preset.augment) if preset.augment else None
+        train_batches = Batches(ds.images, ds.labels, split.train, batch_size=preset.batch_size,
+                                shuffle=True, seed=seed, augment=augment)
+        train_batches.epoch = state.epochs_done
+        val_batches = Batches(ds.images, ds.labels, val_idx, batch_size=inference.auto_batch(preset.image_size),
+                              shuffle=False)
 
-    t_fit = time.perf_counter()
-    if state.epochs_done < preset.epochs and not state.stopped_early:
-        callbacks = make_callbacks(state, run, t_start, after_checkpoint or after_checkpoint_hook)
+        t_fit = time.perf_counter()
+        if state.epochs_done < preset.epochs and not state.stopped_early:
+            callbacks = make_callbacks(state, run, t_start, after_checkpoint or after_checkpoint_hook)
+            try:
+                model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
+                          callbacks=callbacks, verbose=1 if req.progress else 0,
+                          initial_epoch=state.epochs_done, shuffle=False)
+            except NonFiniteLossError as exc:
+                raise RunError(f"training diverged ({exc}); the checkpoint keeps the last finished epoch") from None
+            except KeyboardInterrupt:
+                if tell and state.epochs_done:
+                    print(f"\nstopped after epoch {state.epochs_done} of {preset.epochs}; continue with: "
+                          f"{resume_command}", file=sys.stderr, flush=True)
+                elif tell:
+                    print(f"\nstopped during epoch 1, before anything was worth keeping; start it "
+                          f"again with: {resume_command}", file=sys.stderr, flush=True)
+                raise
+        session_fit = time.perf_counter() - t_fit
+        if state.epochs_done == 0:
+            raise RunError("no epoch finished")
+
+        best_epoch = state.epochs_done
+        if state.best_weights is not None and state.best_epoch != state.epochs_done:
+            model.set_weights(state.best_weights)
+            best_epoch = state.best_epoch
+            _log(f"restored the weights of epoch {best_epoch} (lowest validation loss)")
+        elif state.best_epoch:
+            best_epoch = state.best_epoch
+
         try:
-            model.fit(train_batches, epochs=preset.epochs, validation_data=val_batches,
-                      callbacks=callbacks, verbose=1 if req.progress else 0,
-                      initial_epoch=state.epochs_done, shuffle=False)
-        except NonFiniteLossError as exc:
-            raise RunError(f"training diverged ({exc}); the checkpoint keeps the last finished epoch") from None
+            return finish(run, config, preset, model, ds, split, state, best_epoch, monitor_test, summary,
+                          timing={"cache_seconds": cache_seconds, "session_fit_seconds": session_fit,
+                                  "t_start": t_start})
         except KeyboardInterrupt:
-            if state.epochs_done and tell:
-                print(f"\nstopped after epoch {state.epochs_done} of {preset.epochs}; continue with: "
+            if tell:
+                print(f"\nstopped after the last epoch, while scoring and writing the run; finish it with: "
                       f"{resume_command}", file=sys.stderr, flush=True)
             raise
-    session_fit = time.perf_counter() - t_fit
-    if state.epochs_done == 0:
-        raise RunError("no epoch finished")
-
-    best_epoch = state.epochs_done
-    if state.best_weights is not None and state.best_epoch != state.epochs_done:
-        model.set_weights(state.best_weights)
-        best_epoch = state.best_epoch
-        _log(f"restored the weights of epoch {best_epoch} (lowest validation loss)")
-    elif state.best_epoch:
-        best_epoch = state.best_epoch
-
-    try:
-        return finish(run, config, preset, model, ds, split, state, best_epoch, monitor_test, summary,
-                      timing={"cache_seconds": cache_seconds, "session_fit_seconds": session_fit,
-                              "t_start": t_start})
-    except KeyboardInterrupt:
-        if tell:
-            print(f"\nstopped after the last epoch, while scoring and writing the run; finish it with: "
-                  f"{resume_command}", file=sys.stderr, flush=True)
-        raise
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: Any, split: Any,
