@@ -94,7 +94,8 @@ def _cache(args: argparse.Namespace) -> int:
     print(f"{verb} cache of {plural(len(ds), 'image')} at {ds.image_size}x{ds.image_size} in "
           f"{secs:.1f} s{rate} ({ds.images.nbytes / 2**20:,.0f} MiB): {ds.cache_dir}")
     if ds.skipped:
-        print(f"skipped {len(ds.skipped)} unreadable image file(s); see `smearnet data summary`")
+        from smearnet.data.errors import skipped_line
+        print(skipped_line(len(ds.skipped), args.data))
     return 0
 
 

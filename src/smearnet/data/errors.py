@@ -48,8 +48,11 @@ def no_usable_images(source: object, n_skipped: int) -> SourceError:
                        f"file{'s' if n_skipped != 1 else ''} skipped)")
 
 
-def skipped_line(n: int) -> str:
-    """``"skipped 3 unreadable image files (not used)"``: the one line a command prints when a
-    data set had files it could not use, whether they were found now or when it was cached."""
+def skipped_line(n: int, source: object | None = None) -> str:
+    """``"skipped 3 unreadable image files (not used; ...)"``: the one line a command prints
+    when a data set had files it could not use, whether found now or when it was cached."""
+    import shlex
+
+    where = f" --data {shlex.quote(str(source))}" if source is not None else ""
     return (f"skipped {n} unreadable image file{'s' if n != 1 else ''} (not used; "
-            "`smearnet data summary --data PATH` lists them)")
+            f"`smearnet data summary{where} --verify` lists them)")

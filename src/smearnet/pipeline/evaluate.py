@@ -174,7 +174,7 @@ def format_metrics(m: dict[str, Any]) -> str:
                      f"{', '.join(undefined).replace('roc auc', 'ROC-AUC')} undefined (n/a)")
     if m.get("skipped"):
         from smearnet.data.errors import skipped_line
-        lines.append(skipped_line(int(m["skipped"])))
+        lines.append(skipped_line(int(m["skipped"]), m.get("source")))
     if "per_slide" in m:
         accs = np.array([v["accuracy"] for v in m["per_slide"].values()])
         worst = sorted(m["per_slide"].items(), key=lambda kv: kv[1]["accuracy"])[:3]

@@ -206,7 +206,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
         raise RunError(str(no_usable_images(source, len(ds.skipped))))
     if ds.skipped:  # also when the cache was built earlier and no warning was raised now
         from smearnet.data.errors import skipped_line
-        _log(skipped_line(len(ds.skipped)))
+        _log(skipped_line(len(ds.skipped), source))
 
     if req.resume and (run / rd.SPLIT).is_file():
         from smearnet.data import Split
