@@ -228,7 +228,7 @@ def test_jobs_needs_cv(cell_subset, tmp_path, capsys):
 
 def _sleep_then_mark(path: str) -> None:
     import time
-    time.sleep(30)
+    time.sleep(3)
     open(path, "w").close()
 
 
@@ -245,13 +245,11 @@ def test_stopping_parallel_folds_ends_workers_and_starts_no_queued_fold(tmp_path
     from smearnet.pipeline.crossval import _stop
 
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-    running = pool.submit(_sleep_then_mark, str(tmp_path / "running"))
-    queued = pool.submit(_mark, str(tmp_path / "queued"))
+    pool.submit(_sleep_then_mark, str(tmp_path / "running"))
+    pool.submit(_mark, str(tmp_path / "queued"))
     time.sleep(0.5)
-    procs = list(pool._processes.values())
     t0 = time.perf_counter()
     _stop(pool)
-    assert time.perf_counter() - t0 < 10 and not any(p.is_alive() for p in procs)
-    time.sleep(0.5)
+    assert time.perf_counter() - t0 < 10
+    time.sleep(4)  # past the running task's end: had its worker lived, it would have marked
     assert not (tmp_path / "running").exists() and not (tmp_path / "queued").exists()
-    assert not running.done() or running.exception() is not None
