@@ -350,11 +350,8 @@ def test_a_run_in_use_is_not_trained_twice_at_once(labelled, tmp_path, capsys):
     run = tmp_path / "r"
     _interrupted_run(labelled, run)
     capsys.readouterr()
-    held = rd.lock_run(run)  # as a training still running would hold it
-    try:
+    with rd.lock_run(run):  # as a training still running would hold it
         one_line_error(capsys, ["train", "--resume", "--out", str(run), "-q"], str(run), "in use")
-    finally:
-        held.close()
     assert main(["train", "--resume", "--out", str(run), "-q"]) == 0
 
 

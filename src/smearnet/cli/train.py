@@ -68,12 +68,6 @@ def command_of(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-def _is_cv(out: str | None) -> bool:
-    from smearnet.pipeline.crossval import is_cv_folder
-
-    return is_cv_folder(out)
-
-
 def run(args: argparse.Namespace) -> int:
     from smearnet.pipeline.run_dir import RunFileError
     from smearnet.pipeline.train import RunError, TrainRequest, train
@@ -82,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
                        batch_size=args.batch_size, image_size=args.image_size, split=args.split,
                        limit=args.limit, seed=args.seed, out=args.out, resume=args.resume,
                        progress=not args.quiet, command=command_of(args))
-    if args.jobs and not args.cv and not (args.resume and _is_cv(args.out)):
+    from smearnet.pipeline.crossval import cross_validate, is_cv_folder
+
+    cv = bool(args.cv) or (args.resume and is_cv_folder(args.out))  # a CV folder resumes as one
+    if args.jobs and not cv:
         raise UsageError("--jobs only applies to cross-validation: add --cv K")
     try:
-        from smearnet.pipeline.crossval import cross_validate, is_cv_folder
-
-        if args.cv or (args.resume and is_cv_folder(args.out)):  # a CV folder resumes as one
+        if cv:
             cross_validate(req, args.cv, jobs=args.jobs or 1)
         else:
             train(req)

@@ -44,8 +44,9 @@ def warn_skipped(skipped: list[tuple[str, str]], stacklevel: int = 3) -> None:
 def no_usable_images(source: object, n_skipped: int) -> SourceError:
     """The one-line error of every command given a source whose image files are all unusable:
     ``"DIR: no usable images (3 unreadable image files skipped)"``."""
-    return SourceError(f"{source}: no usable images ({n_skipped} unreadable image "
-                       f"file{'s' if n_skipped != 1 else ''} skipped)")
+    from smearnet._text import plural
+
+    return SourceError(f"{source}: no usable images ({plural(n_skipped, 'unreadable image file')} skipped)")
 
 
 def skipped_line(n: int, source: object | None = None) -> str:
@@ -53,6 +54,8 @@ def skipped_line(n: int, source: object | None = None) -> str:
     when a data set had files it could not use, whether found now or when it was cached."""
     import shlex
 
+    from smearnet._text import plural
+
     where = f" --data {shlex.quote(str(source))}" if source is not None else ""
-    return (f"skipped {n} unreadable image file{'s' if n != 1 else ''} (not used; "
+    return (f"skipped {plural(n, 'unreadable image file')} (not used; "
             f"`smearnet data summary{where} --verify` lists them)")

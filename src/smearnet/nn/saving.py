@@ -84,9 +84,6 @@ def content_checksum(tensors: dict[str, np.ndarray], meta: dict[str, str]) -> st
     return h.hexdigest()
 
 
-_checksum = content_checksum
-
-
 def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:
     from safetensors.numpy import save_file
 
@@ -95,7 +92,7 @@ def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[s
     path = Path(path)
     meta = {**meta, "format_version": FORMAT_VERSION, "smearnet_version": __version__}
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
-    meta["checksum"] = _checksum(tensors, meta)
+    meta["checksum"] = content_checksum(tensors, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -206,7 +203,7 @@ def _read(path: str | os.PathLike) -> tuple[Path, dict[str, np.ndarray], dict[st
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path} has model format version {meta.get('format_version')!r}; this "
                              f"smearnet reads version {FORMAT_VERSION}")
-    if meta.get("checksum") != _checksum(tensors, meta):
+    if meta.get("checksum") != content_checksum(tensors, meta):
         raise ModelFileError(f"{path} is corrupted: its checksum does not match its contents")
     return path, tensors, meta
 

@@ -28,7 +28,8 @@ import numpy as np
 
 from . import run_dir as rd
 from .presets import DEFAULT_PRESET, get_preset
-from .train import RunError, TrainRequest, default_data_source, train
+from .splitting import check_cv_split
+from .train import RunError, TrainRequest, absolute_data, default_data_source, requested_preset, train
 
 CV_CONFIG = "cv-config.json"
 SETTINGS = ("preset", "epochs", "batch_size", "image_size", "split", "limit", "seed")
@@ -80,10 +81,6 @@ def _fold_request(req: TrainRequest, root: Path, i: int, folds: int) -> TrainReq
                                    "seed": None} if started else {}))
 
 
-def _finished(fold_dir: Path) -> bool:
-    return rd.is_finished(fold_dir)
-
-
 def is_cv_folder(path: str | Path | None) -> bool:
     """Whether ``path`` holds a cross-validation (its ``cv-config.json``)."""
     return path is not None and (Path(path) / CV_CONFIG).is_file()
@@ -108,7 +105,7 @@ def _reopen(req: TrainRequest, folds: int | None) -> tuple[TrainRequest, int]:
                            "a resumed cross-validation keeps its settings (every fold the same recipe)")
     data = saved["data"]
     if req.data:  # the same images at another path, never other images
-        data = str(Path(req.data).expanduser().absolute())
+        data = absolute_data(req.data)
         if data != saved["data"] and data_identity(data) != saved.get("identity"):
             raise RunError(f"--resume: {data} holds other images than {saved['data']}, which this "
                            "cross-validation was started on; every fold must see the same images")
@@ -129,13 +126,10 @@ def data_identity(source: str) -> dict[str, Any]:
 
 def _resolved_settings(req: TrainRequest) -> dict[str, Any]:
     """Every setting of SETTINGS as the folds will use it (the preset's value where not given),
-    so a resume that names a default value is not mistaken for a change."""
-    try:
-        preset = get_preset(req.preset or DEFAULT_PRESET).with_overrides(
-            epochs=req.epochs, batch_size=req.batch_size, image_size=req.image_size,
-            split=req.split, limit=req.limit)
-    except ValueError as exc:
-        raise RunError(str(exc)) from None
+    so a resume that names a default value is not mistaken for a change. Refuses a preset
+    whose split cannot be cross-validated, before anything is written."""
+    preset = requested_preset(req)
+    check_cv_split(preset)
     return {"preset": preset.name, "epochs": preset.epochs, "batch_size": preset.batch_size,
             "image_size": preset.image_size, "split": preset.split, "limit": preset.limit,
             "seed": 0 if req.seed is None else int(req.seed)}
@@ -165,12 +159,7 @@ def cross_validate(req: TrainRequest, folds: int | None, jobs: int = 1) -> Path:
                     if is_cv_folder(root) else "it is not a cross-validation folder: choose another --out")
             raise RunError(f"{root} is not empty; {hint}")
         settings = _resolved_settings(req)
-        if settings["split"] != "patient":
-            raise RunError(f"cross-validation groups by slide: --split {req.split} cannot be used with "
-                           "--cv; use --split patient (or leave --split out)" if req.split else
-                           f"cross-validation groups by slide, but the {settings['preset']} preset splits "
-                           f"at {settings['split']}: add --split patient")
-        data = str(Path(req.data or default_data_source()).expanduser().absolute())
+        data = absolute_data(req.data or default_data_source())
         try:
             identity = data_identity(data)  # also: a missing or unusable source fails here, before any file
         except Exception as exc:  # noqa: BLE001 - SourceError and OSError, in one line
@@ -179,19 +168,13 @@ def cross_validate(req: TrainRequest, folds: int | None, jobs: int = 1) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         rd.write_json(root / CV_CONFIG, {"folds": folds, "data": data, "identity": identity,
                                          "command": req.command, "settings": settings})
-    try:  # held until the cross-validation ends: no second resume of it at the same time
-        lock = rd.lock_run(root)
-    except rd.RunBusyError as exc:
-        raise RunError(str(exc)) from None
     try:
-        return _run_folds(req, root, folds, jobs)
+        with rd.lock_run(root):  # no second resume of this cross-validation meanwhile
+            return _run_folds(req, root, folds, jobs)
     except Exception:
         if not req.resume and not any((root / f"fold-{i + 1}" / rd.CONFIG).is_file() for i in range(folds)):
             _forget(root)  # nothing was trained: the corrected command may use the folder again
         raise
-    finally:
-        if lock is not None:
-            lock.close()
 
 
 def _forget(root: Path) -> None:
@@ -207,7 +190,7 @@ def _forget(root: Path) -> None:
 
 
 def _run_folds(req: TrainRequest, root: Path, folds: int, jobs: int) -> Path:
-    todo = [i for i in range(folds) if not _finished(root / f"fold-{i + 1}")]
+    todo = [i for i in range(folds) if not rd.is_finished(root / f"fold-{i + 1}")]
     try:
         if jobs > 1 and len(todo) > 1:
             _run_parallel(req, root, folds, todo, jobs)
@@ -216,7 +199,7 @@ def _run_folds(req: TrainRequest, root: Path, folds: int, jobs: int) -> Path:
                 print(f"== fold {i + 1} of {folds} ==", flush=True)
                 train(_fold_request(req, root, i, folds))
     except KeyboardInterrupt:
-        print(f"\ncross-validation stopped ({sum(_finished(root / f'fold-{i + 1}') for i in range(folds))} "
+        print(f"\ncross-validation stopped ({sum(rd.is_finished(root / f'fold-{i + 1}') for i in range(folds))} "
               f"of {folds} folds finished); continue with: smearnet train --resume --out "
               f"{shlex.quote(str(root.absolute()))}", file=sys.stderr, flush=True)
         raise

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from smearnet._text import plural
+
 from . import plots, run_dir as rd
 from .evaluate import roc_points
 from .overfit import overfitting_report
@@ -168,7 +170,7 @@ def _skipped(split: dict[str, Any]) -> str:
     files = split.get("skipped_files") or []
     items = "".join(f"<li><code>{html.escape(str(p))}</code>: {html.escape(str(r))}</li>" for p, r in files)
     more = f"<p>and {n - len(files)} more.</p>" if n > len(files) else ""
-    return (f"<p><b>{n} image file{'s' if n != 1 else ''} could not be read and "
+    return (f"<p><b>{plural(n, 'image file')} could not be read and "
             f"{'were' if n != 1 else 'was'} left out</b> of every part:</p><ul>{items}</ul>{more}")
 
 

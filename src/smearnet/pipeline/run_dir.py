@@ -19,10 +19,12 @@ half-written checkpoint behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,27 +49,24 @@ def is_finished(run: str | Path) -> bool:
     return all((run / name).is_file() for name in (MODEL, METRICS, REPORT))
 
 
-class RunBusyError(RuntimeError):
-    """Another process holds the run folder's lock."""
-
-
-def lock_run(run: str | Path) -> Any:
-    """Hold ``run/.lock`` exclusively (``flock``) for as long as the returned file stays open:
-    a second ``smearnet train`` (or ``--resume``) on the same folder is refused instead of
-    training into it at the same time. The lock goes with the process (no stale lock files
-    to clean). Where ``fcntl`` is missing (Windows) no lock is taken."""
+@contextlib.contextmanager
+def lock_run(run: str | Path) -> Iterator[None]:
+    """Hold ``run/.lock`` exclusively (``flock``) inside the ``with`` block: a second
+    ``smearnet train`` (or ``--resume``) on the same folder is refused (:class:`RunBusyError`)
+    instead of training into it at the same time. The lock goes with the process (no stale
+    lock files to clean). Where ``fcntl`` is missing (Windows) no lock is taken."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        return None
-    f = open(Path(run) / LOCK, "a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        raise RunBusyError(f"{run} is in use by another smearnet process (a training or "
-                           "--resume still running); wait for it to end or stop it first") from None
-    return f
+        yield
+        return
+    with open(Path(run) / LOCK, "a+") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunBusyError(f"{run} is in use by another smearnet process (a training or "
+                               "--resume still running); wait for it to end or stop it first") from None
+        yield
 
 
 def new_run_dir(preset: str, out: str | Path | None = None, root: str | Path = "runs") -> Path:
@@ -119,6 +118,10 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 class RunFileError(ValueError):
     """A run file that exists but cannot be used (half-written JSON...); one line naming it."""
+
+
+class RunBusyError(RunFileError):
+    """The run folder's lock is held by another process (one line naming the folder)."""
 
 
 def read_json(path: str | Path) -> Any:

@@ -25,6 +25,20 @@ def source_name(ds: Any) -> str:
     return str(src.root) if src is not None else "the data"
 
 
+def check_cv_split(preset: Preset) -> None:
+    """RunError unless ``preset`` splits by slide, which cross-validation needs."""
+    if preset.split == "patient":
+        return
+    from .presets import PRESETS
+
+    base = PRESETS.get(preset.name)
+    if base is not None and base.split == preset.split:  # the preset's own choice
+        raise RunError(f"cross-validation groups by slide, but the {preset.name} preset "
+                       f"splits at {preset.split}: add --split patient")
+    raise RunError(f"cross-validation groups by slide: --split {preset.split} cannot be "
+                   "used with --cv; use --split patient (or leave --split out)")
+
+
 def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = None) -> Any:
     """The split the preset asks for (after ``limit``), as indices into ``ds``.
 
@@ -46,15 +60,7 @@ def make_split(ds: Any, preset: Preset, seed: int, cv: dict[str, int] | None = N
     except ValueError as exc:
         raise RunError(str(exc)) from None
     if cv is not None:
-        if preset.split != "patient":
-            from .presets import PRESETS
-
-            base = PRESETS.get(preset.name)
-            if base is not None and base.split == preset.split:  # the preset's own choice
-                raise RunError(f"cross-validation groups by slide, but the {preset.name} preset "
-                               f"splits at {preset.split}: add --split patient")
-            raise RunError(f"cross-validation groups by slide: --split {preset.split} cannot be "
-                           "used with --cv; use --split patient (or leave --split out)")
+        check_cv_split(preset)
         ls, ss = labels[subset], slides[subset]
         try:
             outer = group_kfold(ss, ls, k=int(cv["folds"]), seed=seed)[int(cv["fold"])]

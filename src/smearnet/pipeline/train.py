@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from smearnet._text import plural
+
 from . import inference, report, run_dir as rd
 from .checkpoint import TrainingState, checkpoint_path, make_callbacks
 from .evaluate import choose_threshold, classification_metrics
@@ -103,14 +105,9 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
         config["description"] = preset.describe()
         config.setdefault("resumed", []).append({"command": req.command, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
         if req.data:
-            config["data"] = _absolute(req.data)
+            config["data"] = absolute_data(req.data)
         return run, preset, config
-    try:
-        preset = get_preset(req.preset or DEFAULT_PRESET)
-    except ValueError as exc:
-        raise RunError(str(exc)) from None
-    preset = preset.with_overrides(epochs=req.epochs, batch_size=req.batch_size,
-                                   image_size=req.image_size, split=req.split, limit=req.limit)
+    preset = requested_preset(req)
     run = rd.new_run_dir(preset.name, req.out)
     if run.exists() and not run.is_dir():
         raise RunError(f"{run}: exists and is not a folder")
@@ -122,12 +119,22 @@ def _open_run(req: TrainRequest) -> tuple[Path, Preset, dict[str, Any]]:
     config = {
         "preset": preset.to_json(), "description": preset.describe(),
         "seed": 0 if req.seed is None else int(req.seed),
-        "data": None if req.data is None else _absolute(req.data),
+        "data": None if req.data is None else absolute_data(req.data),
         "cv": None if req.folds is None else {"fold": int(req.fold or 0), "folds": int(req.folds)},
         "command": req.command, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "environment": rd.environment(),
     }
     return run, preset, config
+
+
+def requested_preset(req: TrainRequest) -> Preset:
+    """The preset a new run asks for, with the settings the user gave in place of its own."""
+    try:
+        preset = get_preset(req.preset or DEFAULT_PRESET)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    return preset.with_overrides(epochs=req.epochs, batch_size=req.batch_size,
+                                 image_size=req.image_size, split=req.split, limit=req.limit)
 
 
 def _claim(run: Path, auto: str | None) -> Path:
@@ -146,7 +153,7 @@ def _claim(run: Path, auto: str | None) -> Path:
             run = rd.new_run_dir(auto, root=run.parent)
 
 
-def _absolute(data: str | Path) -> str:
+def absolute_data(data: str | Path) -> str:
     """The data path as an absolute path, so that ``--resume`` works from any folder."""
     return str(Path(data).expanduser().absolute())
 
@@ -164,7 +171,7 @@ def _refuse_finished(run: Path, epochs: int | None) -> None:
     if epochs is not None and epochs > done and not early:
         return  # asked for more epochs than were trained: continue from the checkpoint
     why = " (early stopping ended it)" if early else ""
-    raise RunError(f"--resume: {run} is already finished after {done} epoch{'s' if done != 1 else ''}{why}; nothing to resume "
+    raise RunError(f"--resume: {run} is already finished after {plural(done, 'epoch')}{why}; nothing to resume "
                    "(pass a larger --epochs to train further, or `smearnet report` to redraw it)")
 
 
@@ -195,7 +202,7 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     run, preset, config = _open_run(req)
     seed = int(config["seed"])
     check_model_size(preset, seed)  # before caching thousands of images at a size it can't take
-    source = config["data"] or _absolute(default_data_source())
+    source = config["data"] or absolute_data(default_data_source())
     config["data"] = source
 
     t0 = time.perf_counter()
@@ -235,16 +242,10 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
     config["settings"] = _settings(preset, seed, source)
     if not req.resume:  # nothing is written before the run can start
         run = _claim(run, auto=preset.name if req.out is None else None)
-    try:  # held until this function returns: no second train or --resume into this folder
-        lock = rd.lock_run(run)
-    except rd.RunBusyError as exc:
-        raise RunError(str(exc)) from None
-    try:
-        if not req.resume:
-            rd.write_json(run / rd.CONFIG, config)
+    with rd.lock_run(run):  # no second train or --resume into this folder meanwhile
+        rd.write_json(run / rd.CONFIG, config)
         if not (run / rd.SPLIT).is_file():
             split.save(run / rd.SPLIT, ds.paths, ds.slides, ds.labels)
-        rd.write_json(run / rd.CONFIG, config)
         _log(f"run folder: {run}")
         resume_command = f"smearnet train --resume --out {shlex.quote(str(run))}"
         tell = req.folds is None  # a cross-validation fold: cross_validate says how to resume the whole
@@ -307,9 +308,6 @@ def train(req: TrainRequest, after_checkpoint: Callable[[int], None] | None = No
                 print(f"\nstopped after the last epoch, while scoring and writing the run; finish it with: "
                       f"{resume_command}", file=sys.stderr, flush=True)
             raise
-    finally:
-        if lock is not None:
-            lock.close()
 
 
 def finish(run: Path, config: dict[str, Any], preset: Preset, model: Any, ds: Any, split: Any,
